@@ -1,0 +1,212 @@
+"""Settings: the only reader of the environment (and of ``.env``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import ConfigError
+
+TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+
+HOW_TO = {
+    "TELEGRAM_BOT_TOKEN": (
+        "Create a bot with @BotFather in Telegram (/newbot) and copy the token it gives you "
+        "(it looks like 123456789:AAE...), then set TELEGRAM_BOT_TOKEN=<token> in .env"
+    ),
+    "ADMIN_IDS": (
+        "Set ADMIN_IDS to your numeric Telegram user id (comma-separate several). To find it, "
+        "send any message to @userinfobot (or @RawDataBot) and copy the 'id' it answers with"
+    ),
+}
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of DESIGN.md's table, read from the environment or ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_bot_token: SecretStr | None = Field(
+        None, description=HOW_TO["TELEGRAM_BOT_TOKEN"]
+    )
+    admin_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description=HOW_TO["ADMIN_IDS"]
+    )
+    alert_chat_id: str | None = Field(
+        None,
+        description="Channel or group for alerts: @channel_name or a numeric id like -1001234567890; "
+        "add the bot to it as an administrator",
+    )
+    telegram_api_base: str = Field(
+        "https://api.telegram.org", description="Bot API server base URL"
+    )
+    database_url: str | None = Field(
+        None,
+        description="sqlite://path/to/file.sqlite3 or postgres://user:pass@host:5432/db "
+        "(default: SQLite file in DATA_DIR)",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="redis://host:port/db or unix:///path/redis.sock "
+        "(default: an embedded Redis under DATA_DIR)",
+    )
+    data_dir: Path = Field(Path("./data"), description="A writable directory for state")
+    secret_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated Fernet keys, newest first; generate one with "
+        "`forwarder rotate-keys --print-new-key` (default: a key file generated in DATA_DIR)",
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="The URL the web process is reachable at (https for the Mini App)",
+    )
+    web_host: str = Field("127.0.0.1", description="Interface the web process binds")
+    web_port: int = Field(8080, ge=0, le=65535, description="A TCP port 0-65535")
+    youtube_api_base: str = Field("https://www.googleapis.com/", description="a http(s) URL")
+    google_auth_uri: str = Field(
+        "https://accounts.google.com/o/oauth2/auth", description="a http(s) URL"
+    )
+    google_token_uri: str = Field("https://oauth2.googleapis.com/token", description="a http(s) URL")
+    youtube_web_base: str = Field("https://www.youtube.com", description="a http(s) URL")
+    instagram_api_base: str = Field("https://i.instagram.com", description="a http(s) URL")
+    graph_api_base: str = Field("https://graph.facebook.com/v21.0", description="a http(s) URL")
+    proxy_check_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["https://www.instagram.com", "https://www.youtube.com"],
+        description="Comma-separated http(s) URLs fetched through a proxy to check it",
+    )
+    ffmpeg_binary: str | None = Field(
+        None,
+        description="Path to ffmpeg (default: system ffmpeg, else the one bundled by imageio-ffmpeg)",
+    )
+    timezone: str = Field("UTC", description="IANA time zone for schedules, e.g. Europe/Berlin")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    embedded_redis_port: int = Field(
+        0, ge=0, le=65535,
+        description="Loopback port for the embedded Redis (0 = a unix socket in DATA_DIR)",
+    )
+
+    @field_validator("admin_ids", "proxy_check_urls", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator(
+        "telegram_api_base", "public_base_url", "youtube_api_base", "google_auth_uri",
+        "google_token_uri", "youtube_web_base", "instagram_api_base", "graph_api_base",
+    )
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"'{value}' is not a http(s) URL")
+        return value
+
+    @field_validator("proxy_check_urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            cls._http_url(url)
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not TOKEN_RE.match(value.get_secret_value().strip()):
+            raise ValueError("does not look like a bot token (digits, a colon, 30+ characters)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError(f"'{value}' is not one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme = value.split("://", 1)[0]
+        if "://" not in value or scheme not in ("sqlite", "postgres", "postgresql", "asyncpg"):
+            raise ValueError("must start with sqlite:// or postgres://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    # -- derived values --------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL, or the SQLite file in DATA_DIR."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.data_dir.resolve() / 'forwarder.sqlite3'}"
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        """True when no REDIS_URL is set and the embedded Redis must be started."""
+        return not self.redis_url
+
+    def require_bot(self) -> None:
+        """Raise ConfigError unless the bot token and at least one admin are set."""
+        if self.telegram_bot_token is None:
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN", "is not set", HOW_TO["TELEGRAM_BOT_TOKEN"] + "."
+            )
+        if not self.admin_ids:
+            raise ConfigError("ADMIN_IDS", "is not set", HOW_TO["ADMIN_IDS"] + ".")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; a wrong value becomes one ConfigError naming the variable and the fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        name = field.upper()
+        given = err.get("input")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if isinstance(given, str | int) and not isinstance(given, bool) and "secret" not in field \
+                and "token" not in field:
+            msg = f"{msg} (got {given!r})"
+        info = Settings.model_fields.get(field)
+        fix = f"Set {name} in .env or the environment"
+        if info is not None and info.description:
+            fix += f": {info.description}"
+        raise ConfigError(name, msg, fix + ".") from None
