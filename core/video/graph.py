@@ -8,7 +8,7 @@ import ffmpeg
 
 from core.video.binary import FFmpegBinary
 from core.video.layouts import Position, Template, ffmpeg_color
-from core.video.plan import AudioAction, Plan
+from core.video.plan import VBV_SECONDS, AudioAction, Plan
 
 Stream = Any  # ffmpeg-python streams are untyped
 
@@ -163,7 +163,7 @@ def build_args(plan: Plan, src: str, dst: str, *, binary: FFmpegBinary,
             opts["level"] = enc.level
         if plan.max_video_bitrate:
             opts["maxrate"] = plan.max_video_bitrate
-            opts["bufsize"] = plan.max_video_bitrate
+            opts["bufsize"] = int(plan.max_video_bitrate * VBV_SECONDS)
     streams = [video]
     if audio is not None:
         if plan.audio is AudioAction.ENCODE:

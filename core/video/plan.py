@@ -16,7 +16,8 @@ from core.video.profiles import ENCODERS, MB, DestinationProfile, EncoderSetting
 # x264 picks a level from maxrate; above this a cap only hurts compatibility.
 BITRATE_CEILING = 40_000_000
 MIN_VIDEO_BITRATE = 64_000  # below this nothing watchable fits; say video_too_large
-SIZE_SAFETY = 0.92  # container overhead and VBV overshoot
+SIZE_SAFETY = 0.92  # container overhead and rate-control slack
+VBV_SECONDS = 0.5  # the encoder's buffer: bufsize = maxrate * VBV_SECONDS
 STANDARD_SHORT_SIDE = 1080
 UHD_SHORT_SIDE = 2160
 
@@ -162,9 +163,9 @@ def _even(value: float) -> int:
 def _vertical_box(w: int, h: int, *, inside: bool) -> tuple[int, int]:
     """The 9:16 box around (``inside`` False) or within (True) a w x h picture."""
     wider = w * 16 > h * 9
-    if wider != inside:
-        return _even(h * 9 / 16 if inside else w), _even(h if inside else w * 16 / 9)
-    return _even(w if inside else h * 9 / 16), _even(w * 16 / 9 if inside else h)
+    if wider == inside:  # crop a wide picture, or pad a tall one: keep the height
+        return _even(h * 9 / 16), _even(h)
+    return _even(w), _even(w * 16 / 9)
 
 
 def _shape_size(box: tuple[int, int], short_side: int) -> tuple[int, int]:
@@ -352,7 +353,8 @@ class _Planner:
         if not cap:
             return None
         estimate = self.p.size * min(1.0, duration / self.p.duration)
-        budget = int(cap * 8 * SIZE_SAFETY / duration) - audio_bitrate
+        # The VBV buffer (VBV_SECONDS of maxrate) may be spent on top of the steady rate.
+        budget = int(cap * 8 * SIZE_SAFETY / (duration + VBV_SECONDS)) - audio_bitrate
         if copy and estimate <= cap * 0.98:
             return None
         if budget < MIN_VIDEO_BITRATE:

@@ -125,7 +125,7 @@ def _failure(path: str, text: str) -> MediaError:
     if "no such file" in low:
         return _corrupt(path, "the file does not exist")
     if "moov atom not found" in low:
-        return _corrupt(path, "the MP4 index (moov atom) is missing; the download was cut short")
+        return _corrupt(path, "the MP4 index (moov atom) is missing: the file is incomplete")
     if "invalid data found" in low:
         return _corrupt(path, "ffmpeg does not recognise it as a media file")
     last = [line for line in text.strip().splitlines() if line.strip()]
@@ -333,5 +333,8 @@ async def probe(path: str | Path, *, binary: FFmpegBinary) -> ProbeResult:
         result = parse_ffprobe_json(name, json.loads(out or "{}"), size)
     else:
         _, _, err = await _run([binary.ffmpeg, "-hide_banner", "-nostdin", "-i", name])
+        if "moov atom not found" in err and await asyncio.to_thread(mp4.inspect, name) is None:
+            # ffmpeg guessed MP4 from the name alone; the bytes are not MP4 at all.
+            raise _corrupt(name, "ffmpeg does not recognise it as a media file")
         result = parse_ffmpeg_banner(name, err, size)
     return await asyncio.to_thread(_with_layout, result)
