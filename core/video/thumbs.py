@@ -52,8 +52,8 @@ async def thumbnail(
     src, dst = os.fspath(src), os.fspath(dst)
     when, _ = await _time_in(src, at, binary)
     stream = ffmpeg.input(src, ss=f"{when:.3f}").video
-    if width:
-        stream = stream.filter("scale", width, -2, flags="lanczos")
+    if width:  # shrink to ``width`` at most; a thumbnail gains nothing from upscaling
+        stream = stream.filter("scale", f"min({width},iw)", -2, flags="lanczos")
     stream = stream.filter("setsar", 1)
     return await _finish(_jpeg_args(stream, dst, binary, quality), dst, "thumbnail")
 

@@ -58,6 +58,8 @@ RECIPES: dict[str, list[str]] = {
               "-c:v", "libx264", "-preset", "ultrafast", "-crf", "4", "-pix_fmt", "yuv420p",
               *AAC, "-shortest"],
     "rot_base": [*_testsrc("320x180", 10, 1), *FAST],
+    "redblue": [*_src("color=c=red:s=180x320:r=10:d=1"), *_src("color=c=blue:s=180x320:r=10:d=1"),
+                "-filter_complex", "[0][1]concat=n=2:v=1:a=0", *FAST],
     "brand": [*_src("color=c=0xFF00FF:s=64x64"), "-frames:v", "1", "-f", "image2"],
 }
 SUFFIX = {"hiaudio": ".mkv", "vp9": ".webm", "brand": ".png"}
@@ -120,8 +122,9 @@ async def clips(binary: FFmpegBinary, tmp_path_factory: pytest.TempPathFactory) 
 
 def frame_rgb(path: Path, at: float, binary: FFmpegBinary, size: tuple[int, int]) -> np.ndarray:
     """The decoded frame at ``at`` seconds as an (h, w, 3) uint8 RGB array."""
+    seek = ["-ss", f"{at}"] if at > 0 else []  # a still image has no time to seek to
     out = subprocess.run(
-        [binary.ffmpeg, "-v", "error", "-ss", f"{at}", "-i", str(path), "-frames:v", "1",
+        [binary.ffmpeg, "-v", "error", *seek, "-i", str(path), "-frames:v", "1",
          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True,
     ).stdout
     w, h = size
