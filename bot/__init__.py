@@ -1,0 +1,1 @@
+"""The Telegram bot: the administrator's control plane."""

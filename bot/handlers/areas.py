@@ -1,0 +1,42 @@
+"""Areas of the main menu whose features land in later versions."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.callbacks import Area, MenuCB
+from bot.keyboards import AREA_TITLES, back_to_menu
+from bot.texts import not_yet
+
+router = Router(name="areas")
+
+COMMAND_AREAS: dict[str, Area] = {
+    "connections": Area.CONNECTIONS,
+    "accounts": Area.ACCOUNTS,
+    "proxies": Area.PROXIES,
+    "jobs": Area.JOBS,
+    "dlq": Area.JOBS,
+    "logs": Area.JOBS,
+    "analytics": Area.ANALYTICS,
+    "settings": Area.SETTINGS,
+}
+
+
+@router.message(Command(*COMMAND_AREAS))
+async def area_command(message: Message) -> None:
+    """An area's command."""
+    command = (message.text or "/").split()[0][1:].split("@")[0].lower()
+    area = COMMAND_AREAS.get(command, Area.MENU)
+    await message.answer(not_yet(AREA_TITLES.get(area, command)), reply_markup=back_to_menu())
+
+
+@router.callback_query(MenuCB.filter(F.area.in_(set(AREA_TITLES))))
+async def area_button(query: CallbackQuery, callback_data: MenuCB) -> None:
+    """An area's button in the main menu."""
+    await query.answer()
+    if query.message is not None and hasattr(query.message, "edit_text"):
+        await query.message.edit_text(
+            not_yet(AREA_TITLES[callback_data.area]), reply_markup=back_to_menu()
+        )

@@ -1,0 +1,39 @@
+"""Texts the bot sends, kept in one place."""
+
+from __future__ import annotations
+
+MENU_TEXT = (
+    "🎬 <b>Reels ⇄ Shorts forwarder</b>\n\n"
+    "Forward short vertical videos between Instagram Reels and YouTube Shorts.\n"
+    "Pick an area:"
+)
+
+COMMANDS: list[tuple[str, str]] = [
+    ("start", "Main menu"),
+    ("menu", "Main menu"),
+    ("connections", "Forwarding connections"),
+    ("accounts", "Instagram and YouTube accounts"),
+    ("proxies", "Proxies and their health"),
+    ("jobs", "Active jobs and history"),
+    ("dlq", "Dead-letter queue"),
+    ("logs", "Recent logs"),
+    ("analytics", "Charts and figures"),
+    ("settings", "System settings"),
+    ("help", "What this bot does"),
+    ("cancel", "Cancel the current dialog"),
+]
+
+HELP_TEXT = (
+    "ℹ️ <b>Help</b>\n\n"
+    "This bot forwards Reels to Shorts and Shorts to Reels between accounts you connect.\n\n"
+    + "\n".join(f"/{name} — {desc}" for name, desc in COMMANDS)
+)
+
+
+def not_yet(title: str) -> str:
+    """The card of an area whose features have not landed yet."""
+    return (
+        f"<b>{title}</b>\n\n"
+        "🚧 This area is not available yet in this version. "
+        "It arrives with a later update; the main menu has what works today."
+    )

@@ -1,0 +1,124 @@
+"""The composition root: settings -> key ring -> database -> Redis -> services.
+
+The bot, the worker, the web app and the CLI all build their world here; tests call it
+with settings whose base URLs point at the fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core import crypto
+from core.db import close_db, init_db, run_migrations
+from core.errors import ConfigError
+from core.redis_embedded import EmbeddedRedis
+from core.services.health import HealthService
+from core.settings import Settings
+
+
+@dataclass
+class Services:
+    """Every service the faces (bot, web, worker) call."""
+
+    health: HealthService
+
+
+@dataclass
+class Runtime:
+    """What one process holds open: settings, Redis, services; ``close()`` releases all."""
+
+    settings: Settings
+    keyring: crypto.KeyRing
+    redis_url: str
+    redis: Redis
+    services: Services
+    embedded_redis: EmbeddedRedis | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    async def close(self) -> None:
+        """Close Redis and the database, then stop the embedded Redis."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.redis.aclose()
+        await close_db()
+        if self.embedded_redis is not None:
+            self.embedded_redis.stop()
+
+
+def prepare_data_dir(settings: Settings) -> Path:
+    """Create DATA_DIR and check that it is writable."""
+    path = settings.data_dir.resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            "DATA_DIR", f"{path} is not writable ({exc.strerror})",
+            "Point DATA_DIR at a directory this user can write",
+        ) from None
+    return path
+
+
+async def connect_redis(url: str, *, timeout: float = 5.0) -> Redis:
+    """A Redis client that answered PING; errors name REDIS_URL."""
+    try:
+        client: Redis = Redis.from_url(url, socket_connect_timeout=timeout)
+    except ValueError as exc:
+        raise ConfigError("REDIS_URL", f"is not a valid Redis URL ({exc})",
+                          "Use redis://host:port/db or unset it for the embedded Redis") from None
+    try:
+        await asyncio.wait_for(client.ping(), timeout + 1)
+    except (RedisError, OSError, TimeoutError) as exc:
+        await client.aclose()
+        safe = url.split("@", 1)[-1]
+        raise ConfigError(
+            "REDIS_URL", f"no Redis answers at {safe} ({exc.__class__.__name__})",
+            "Start the Redis server or fix the URL, or unset REDIS_URL to use the embedded Redis",
+        ) from None
+    return client
+
+
+async def open_runtime(
+    settings: Settings, *, migrate: bool = False, start_embedded_redis: bool = True
+) -> Runtime:
+    """Open everything one process needs, in order, undoing what was opened on failure."""
+    prepare_data_dir(settings)
+    secret = settings.secret_keys.get_secret_value() if settings.secret_keys else None
+    keyring = crypto.load_keyring(secret, settings.data_dir.resolve())
+    crypto.install(keyring)
+    embedded: EmbeddedRedis | None = None
+    redis: Redis | None = None
+    try:
+        if settings.uses_embedded_redis and start_embedded_redis:
+            embedded = EmbeddedRedis(settings.data_dir, port=settings.embedded_redis_port)
+            redis_url = embedded.start()
+        elif settings.redis_url:
+            redis_url = settings.redis_url
+        else:
+            raise ConfigError("REDIS_URL", "is not set", "Set REDIS_URL to the Redis server")
+        redis = await connect_redis(redis_url)
+        if migrate:
+            await run_migrations(settings.resolved_database_url)
+        await init_db(settings.resolved_database_url)
+    except BaseException:
+        if redis is not None:
+            await redis.aclose()
+        if embedded is not None:
+            embedded.stop()
+        raise
+    services = Services(health=HealthService(redis))
+    return Runtime(settings, keyring, redis_url, redis, services, embedded)
+
+
+def worker_id() -> str:
+    """A name for this process in heartbeats."""
+    return f"{os.uname().nodename}:{os.getpid()}"

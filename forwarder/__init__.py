@@ -1,0 +1,1 @@
+"""Process entry points: the `forwarder` command wires core, bot, jobs and webapp together."""

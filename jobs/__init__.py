@@ -1,0 +1,1 @@
+"""ARQ worker: task functions, cron functions and the pipeline driver."""

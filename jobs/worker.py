@@ -1,0 +1,97 @@
+"""ARQ WorkerSettings: startup/shutdown open and close the runtime; a heartbeat cron."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from core.bootstrap import Runtime, open_runtime, worker_id
+from core.settings import load_settings
+
+log = logging.getLogger("forwarder.worker")
+
+HEARTBEAT_EVERY = 15.0
+CRON_KEY = "forwarder:cron:last"
+
+
+async def heartbeat(ctx: dict[str, Any]) -> float:
+    """Cron: prove the queue is consumed (health shows when a cron last ran)."""
+    runtime: Runtime = ctx["runtime"]
+    now = time.time()
+    await runtime.redis.set(CRON_KEY, str(now))
+    await runtime.services.health.beat(ctx["worker_id"])
+    return now
+
+
+async def _beat_forever(runtime: Runtime, wid: str) -> None:
+    while True:
+        try:
+            await runtime.services.health.beat(wid)
+        except Exception:  # noqa: BLE001 - a missed beat must not kill the worker
+            log.warning("heartbeat failed", exc_info=True)
+        await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Open the runtime (unless the caller gave one) and start beating."""
+    if "runtime" not in ctx:
+        ctx["runtime"] = await open_runtime(load_settings(), start_embedded_redis=False)
+        ctx["owns_runtime"] = True
+    ctx["worker_id"] = worker_id()
+    runtime: Runtime = ctx["runtime"]
+    await runtime.services.health.beat(ctx["worker_id"])
+    ctx["beat_task"] = asyncio.create_task(_beat_forever(runtime, ctx["worker_id"]))
+    log.info("worker %s started", ctx["worker_id"])
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """Stop beating, say goodbye, close what startup opened."""
+    task: asyncio.Task[None] | None = ctx.pop("beat_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    runtime: Runtime | None = ctx.get("runtime")
+    if runtime is not None:
+        with contextlib.suppress(Exception):
+            await runtime.services.health.forget(ctx["worker_id"])
+        if ctx.pop("owns_runtime", False):
+            await runtime.close()
+    log.info("worker %s stopped", ctx.get("worker_id"))
+
+
+class WorkerSettings:
+    """What every worker runs; `build_worker` adds the Redis of the runtime."""
+
+    functions: list[Any] = []
+    cron_jobs = [cron(heartbeat, second={0, 15, 30, 45}, run_at_startup=True, timeout=30)]
+    on_startup = startup
+    on_shutdown = shutdown
+    job_timeout = 300
+    max_tries = 5
+    keep_result = 3600
+
+
+def build_worker(runtime: Runtime, **overrides: Any) -> Worker:
+    """A Worker on the runtime's Redis sharing the runtime (used by `up`, `worker`, tests)."""
+    options: dict[str, Any] = {
+        "functions": WorkerSettings.functions,
+        "cron_jobs": WorkerSettings.cron_jobs,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(runtime.redis_url),
+        "job_timeout": WorkerSettings.job_timeout,
+        "max_tries": WorkerSettings.max_tries,
+        "keep_result": WorkerSettings.keep_result,
+        "handle_signals": False,
+        "ctx": {"runtime": runtime},
+    }
+    options.update(overrides)
+    return Worker(**options)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import Settings, load_settings
+
+TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(Settings.model_fields):
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_follow_the_design_table(tmp_path: Path) -> None:
+    s = load_settings()
+    assert s.telegram_api_base == "https://api.telegram.org"
+    assert s.graph_api_base == "https://graph.facebook.com/v21.0"
+    assert s.resolved_database_url == f"sqlite://{tmp_path / 'data' / 'forwarder.sqlite3'}"
+    assert s.uses_embedded_redis
+    assert (s.web_host, s.web_port) == ("127.0.0.1", 8080)
+
+
+def test_env_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nADMIN_IDS=5, 6\n")
+    monkeypatch.setenv("PROXY_CHECK_URLS", "http://127.0.0.1:1/a,http://127.0.0.1:2/b")
+    s = load_settings()
+    assert s.admin_ids == [5, 6]
+    assert s.telegram_bot_token is not None and s.telegram_bot_token.get_secret_value() == TOKEN
+    assert s.proxy_check_urls == ["http://127.0.0.1:1/a", "http://127.0.0.1:2/b"]
+    s.require_bot()
+
+
+def test_missing_token_says_how_to_get_one() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(admin_ids=[1]).require_bot()
+    assert err.value.setting == "TELEGRAM_BOT_TOKEN"
+    assert "@BotFather" in str(err.value)
+
+
+def test_missing_admins_say_how_to_find_the_id() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(telegram_bot_token=TOKEN).require_bot()
+    assert err.value.setting == "ADMIN_IDS"
+    assert "user id" in str(err.value) and "@userinfobot" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("WEB_PORT", "abc", "valid integer"),
+        ("WEB_PORT", "70000", "65535"),
+        ("ADMIN_IDS", "12,bob", "valid integer"),
+        ("TELEGRAM_API_BASE", "api.telegram.org", "not a http(s) URL"),
+        ("DATABASE_URL", "mysql://x", "sqlite:// or postgres://"),
+        ("REDIS_URL", "http://x", "redis://"),
+        ("TIMEZONE", "Mars/Base", "IANA"),
+        ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
+        ("PROXY_CHECK_URLS", "https://ok.example,ftp://no", "not a http(s) URL"),
+    ],
+)
+def test_bad_values_name_the_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+                                     needle: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert err.value.setting == name
+    assert needle in str(err.value)
+    assert f"Set {name}" in str(err.value)
+
+
+def test_a_malformed_token_is_rejected_without_echoing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "12345:short-secret-value")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert err.value.setting == "TELEGRAM_BOT_TOKEN"
+    assert "short-secret-value" not in str(err.value)
