@@ -93,7 +93,7 @@ async def open_runtime(
     """Open everything one process needs, in order, undoing what was opened on failure."""
     prepare_data_dir(settings)
     secret = settings.secret_keys.get_secret_value() if settings.secret_keys else None
-    keyring = crypto.load_keyring(secret, settings.data_dir.resolve())
+    keyring, pending_key_file = crypto.keyring_for(secret, settings.data_dir.resolve())
     crypto.install(keyring)
     embedded: EmbeddedRedis | None = None
     redis: Redis | None = None
@@ -109,6 +109,8 @@ async def open_runtime(
         if migrate:
             await run_migrations(settings.resolved_database_url)
         await init_db(settings.resolved_database_url)
+        if pending_key_file is not None:
+            crypto.write_key_file(*pending_key_file)
     except BaseException:
         if redis is not None:
             await redis.aclose()

@@ -107,16 +107,32 @@ def write_key_file(path: Path, keys: list[str]) -> None:
 
 def load_keyring(secret_keys: str | None, data_dir: Path, *, create: bool = True) -> KeyRing:
     """SECRET_KEYS when set, else the key file in DATA_DIR (generated once when ``create``)."""
+    ring, pending = keyring_for(secret_keys, data_dir, create=create)
+    if pending is not None:
+        write_key_file(*pending)
+    return ring
+
+
+def keyring_for(
+    secret_keys: str | None, data_dir: Path, *, create: bool = True
+) -> tuple[KeyRing, tuple[Path, list[str]] | None]:
+    """The key ring, and the key file still to write when it was generated just now.
+
+    Callers write the file only once everything else opened, so a failed start leaves
+    nothing behind.
+    """
     if secret_keys:
-        return KeyRing([k.strip() for k in secret_keys.split(",") if k.strip()])
+        return KeyRing([k.strip() for k in secret_keys.split(",") if k.strip()]), None
     path = key_file_path(data_dir)
-    if not path.exists():
-        if not create:
-            raise ConfigError(
-                "SECRET_KEYS", f"no key file at {path}", "Run `forwarder migrate` or `forwarder up` once to create it"
-            )
-        write_key_file(path, [new_key()])
-    return KeyRing(read_key_file(path))
+    if path.exists():
+        return KeyRing(read_key_file(path)), None
+    if not create:
+        raise ConfigError(
+            "SECRET_KEYS", f"no key file at {path}",
+            "Run `forwarder migrate` or `forwarder up` once to create it",
+        )
+    keys = [new_key()]
+    return KeyRing(keys), (path, keys)
 
 
 # The active key ring. Encrypted model fields convert values outside any call context,

@@ -59,8 +59,10 @@ async def cmd_migrate(settings: Settings) -> None:
 
     prepare_data_dir(settings)
     secret = settings.secret_keys.get_secret_value() if settings.secret_keys else None
-    crypto.load_keyring(secret, settings.data_dir.resolve())  # creates the key file once
+    _, pending_key_file = crypto.keyring_for(secret, settings.data_dir.resolve())
     await run_migrations(settings.resolved_database_url)
+    if pending_key_file is not None:  # only once the database took the schema
+        crypto.write_key_file(*pending_key_file)
     print(f"Database is up to date: {_safe_url(settings.resolved_database_url)}")
 
 
@@ -137,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `forwarder` console script."""
+    import warnings
+
+    # arq 0.28 closes its pool with redis-py's deprecated close(); nothing for a user to do.
+    warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
     args = build_parser().parse_args(argv)
     commands: dict[str, Callable[[Settings], Coroutine[Any, Any, Any]]] = {
         "up": cmd_up, "bot": cmd_bot, "worker": cmd_worker, "web": cmd_web,

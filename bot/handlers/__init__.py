@@ -1,4 +1,8 @@
-"""Routers in the order the dispatcher tries them; the error router comes last."""
+"""Routers in the order the dispatcher tries them; the error router comes last.
+
+Each module exposes ``create_router()``: aiogram attaches a router to one dispatcher only,
+and tests (like a webhook and a polling deployment) build more than one.
+"""
 
 from __future__ import annotations
 
@@ -8,5 +12,5 @@ from bot.handlers import areas, errors, start
 
 
 def get_routers() -> list[Router]:
-    """Every router of the bot, error router last."""
-    return [start.router, areas.router, errors.router]
+    """Fresh routers of every area, error router last (one set per dispatcher)."""
+    return [start.create_router(), areas.create_router(), errors.create_router()]

@@ -10,8 +10,6 @@ from bot.callbacks import Area, MenuCB
 from bot.keyboards import AREA_TITLES, back_to_menu
 from bot.texts import not_yet
 
-router = Router(name="areas")
-
 COMMAND_AREAS: dict[str, Area] = {
     "connections": Area.CONNECTIONS,
     "accounts": Area.ACCOUNTS,
@@ -24,7 +22,6 @@ COMMAND_AREAS: dict[str, Area] = {
 }
 
 
-@router.message(Command(*COMMAND_AREAS))
 async def area_command(message: Message) -> None:
     """An area's command."""
     command = (message.text or "/").split()[0][1:].split("@")[0].lower()
@@ -32,7 +29,6 @@ async def area_command(message: Message) -> None:
     await message.answer(not_yet(AREA_TITLES.get(area, command)), reply_markup=back_to_menu())
 
 
-@router.callback_query(MenuCB.filter(F.area.in_(set(AREA_TITLES))))
 async def area_button(query: CallbackQuery, callback_data: MenuCB) -> None:
     """An area's button in the main menu."""
     await query.answer()
@@ -40,3 +36,11 @@ async def area_button(query: CallbackQuery, callback_data: MenuCB) -> None:
         await query.message.edit_text(
             not_yet(AREA_TITLES[callback_data.area]), reply_markup=back_to_menu()
         )
+
+
+def create_router() -> Router:
+    """A fresh router for the areas not yet available."""
+    router = Router(name="areas")
+    router.message.register(area_command, Command(*COMMAND_AREAS))
+    router.callback_query.register(area_button, MenuCB.filter(F.area.in_(set(AREA_TITLES))))
+    return router

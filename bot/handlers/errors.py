@@ -10,7 +10,6 @@ from aiogram.types import ErrorEvent
 
 from core.errors import ConfigError, ForwarderError
 
-router = Router(name="errors")
 log = logging.getLogger("forwarder.bot")
 
 
@@ -26,7 +25,6 @@ def describe(exc: BaseException) -> str:
     )
 
 
-@router.error()
 async def on_error(event: ErrorEvent) -> bool:
     """Log the failure and tell the admin what happened."""
     exc = event.exception
@@ -43,3 +41,10 @@ async def on_error(event: ErrorEvent) -> bool:
     elif update.message is not None:
         await update.message.answer(text)
     return True
+
+
+def create_router() -> Router:
+    """A fresh error router."""
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router
