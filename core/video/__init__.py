@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from core.video.background import default_background
 from core.video.binary import FFmpegBinary, locate
-from core.video.layouts import Layout, Position, Template
+from core.video.layouts import KeyMode, Layout, Position, Template
 from core.video.plan import (
     AspectMode,
     AudioAction,
@@ -36,7 +36,7 @@ from core.video.thumbs import before_after, thumbnail
 
 __all__ = [
     "AspectMode", "AudioAction", "Change", "ChangeKind", "DestinationProfile",
-    "EncoderSettings", "FFmpegBinary", "Geometry", "Layout", "Plan", "Position",
+    "EncoderSettings", "FFmpegBinary", "Geometry", "KeyMode", "Layout", "Plan", "Position",
     "ProbeResult", "ProgressCallback", "Quality", "Template", "TransformOptions",
     "before_after", "default_background", "execute", "instagram_reels", "locate", "plan",
     "probe", "thumbnail", "youtube_shorts",

@@ -7,7 +7,7 @@ from typing import Any
 import ffmpeg
 
 from core.video.binary import FFmpegBinary
-from core.video.layouts import Position, Template, ffmpeg_color
+from core.video.layouts import KeyMode, Position, Template, ffmpeg_color
 from core.video.plan import VBV_SECONDS, AudioAction, Plan
 
 Stream = Any  # ffmpeg-python streams are untyped
@@ -71,8 +71,9 @@ def _layout(video: Stream, plan: Plan, background: str | None) -> Stream:
     back = background_stream(plan, image, layout.background_color)
     front = video
     if layout.template is Template.CHROMA_KEY:
-        front = front.filter("chromakey", color=ffmpeg_color(layout.key_color),
-                             similarity=layout.similarity, blend=layout.blend)
+        name = "chromakey" if layout.key_mode is KeyMode.CHROMA else "colorkey"
+        front = front.filter(name, color=ffmpeg_color(layout.key_color),
+                             similarity=layout.key_similarity, blend=layout.key_blend)
         if layout.despill:
             r, gg, b = (int(ffmpeg_color(layout.key_color)[i:i + 2], 16) for i in (2, 4, 6))
             front = front.filter("despill", type="blue" if b > gg else "green")

@@ -9,6 +9,7 @@ import pytest
 
 from core.video import (
     FFmpegBinary,
+    KeyMode,
     Layout,
     Position,
     Template,
@@ -42,11 +43,13 @@ def _green_share(img: np.ndarray) -> float:
     return float(green.mean())
 
 
+@pytest.mark.parametrize("mode", list(KeyMode))
 async def test_chroma_key_removes_the_key_colour(clips: dict[str, Path], tmp_path: Path,
-                                                 binary: FFmpegBinary) -> None:
+                                                 binary: FFmpegBinary, mode: KeyMode) -> None:
     source = await frame_of(clips["green"], 0.5, binary)
     assert _green_share(source) > 0.8  # the test would catch a key that does nothing
-    layout = Layout(Template.CHROMA_KEY, background_color="#0000FF")
+    layout = Layout(Template.CHROMA_KEY, background_color="#0000FF", key_mode=mode,
+                    despill=mode is KeyMode.CHROMA)
     img, _ = await _compose(clips, "green", layout, tmp_path, binary)
     assert _green_share(img) < 0.002
     assert near(img[10, 10], (0, 0, 255)) and near(img[630, 350], (0, 0, 255))
@@ -55,7 +58,7 @@ async def test_chroma_key_removes_the_key_colour(clips: dict[str, Path], tmp_pat
 
 async def test_chroma_key_on_the_default_background(clips: dict[str, Path], tmp_path: Path,
                                                     binary: FFmpegBinary) -> None:
-    layout = Layout(Template.CHROMA_KEY, similarity=0.2, blend=0.1)
+    layout = Layout(Template.CHROMA_KEY, similarity=0.35, blend=0.1)
     img, _ = await _compose(clips, "green", layout, tmp_path, binary, upscale=True)
     assert img.shape == (1920, 1080, 3) and _green_share(img) < 0.002
     bg_path = tmp_path / "assets" / "default_background_1080x1920.png"
@@ -129,6 +132,10 @@ def test_layout_parameters_are_checked() -> None:
         Layout("mosaic")  # type: ignore[arg-type]
     assert ffmpeg_color("#00ff00") == "0x00FF00" and ffmpeg_color("white") == "white"
     assert color_rgb("0x123456") == (0x12, 0x34, 0x56)
+    assert Layout("chroma_key").similarity == 0.3
+    assert Layout("chroma_key", key_mode="chroma").similarity == 0.15
+    with pytest.raises(ValueError, match="similarity"):
+        Layout("chroma_key", similarity=0.0)
 
 
 async def test_default_background_is_generated_once_and_deterministic(
