@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     """Every setting of DESIGN.md's table, read from the environment or ``.env``."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     telegram_bot_token: SecretStr | None = Field(

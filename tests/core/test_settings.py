@@ -80,3 +80,17 @@ def test_a_malformed_token_is_rejected_without_echoing_it(monkeypatch: pytest.Mo
         load_settings()
     assert err.value.setting == "TELEGRAM_BOT_TOKEN"
     assert "short-secret-value" not in str(err.value)
+
+
+def test_env_example_documents_every_setting_and_loads_as_the_defaults(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    text = example.read_text()
+    for name in Settings.model_fields:
+        assert f"\n{name.upper()}=" in text, f"{name.upper()} is not in .env.example"
+    (tmp_path / ".env").write_text(text)
+    loaded, defaults = load_settings(), Settings(_env_file=None)  # type: ignore[call-arg]
+    assert loaded.telegram_bot_token is None and not loaded.secret_keys
+    assert loaded.alert_chat_id is None and loaded.database_url is None and loaded.redis_url is None
+    assert loaded.model_dump(exclude={"secret_keys", "alert_chat_id", "ffmpeg_binary"}) == \
+        defaults.model_dump(exclude={"secret_keys", "alert_chat_id", "ffmpeg_binary"})
+    assert not loaded.ffmpeg_binary
