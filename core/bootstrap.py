@@ -68,15 +68,15 @@ def prepare_data_dir(settings: Settings) -> Path:
     return path
 
 
-async def connect_redis(url: str, *, timeout: float = 5.0) -> Redis:
+async def connect_redis(url: str, *, connect_timeout: float = 5.0) -> Redis:
     """A Redis client that answered PING; errors name REDIS_URL."""
     try:
-        client: Redis = Redis.from_url(url, socket_connect_timeout=timeout)
+        client: Redis = Redis.from_url(url, socket_connect_timeout=connect_timeout)
     except ValueError as exc:
         raise ConfigError("REDIS_URL", f"is not a valid Redis URL ({exc})",
                           "Use redis://host:port/db or unset it for the embedded Redis") from None
     try:
-        await asyncio.wait_for(client.ping(), timeout + 1)
+        await asyncio.wait_for(client.ping(), connect_timeout + 1)
     except (RedisError, OSError, TimeoutError) as exc:
         await client.aclose()
         safe = url.split("@", 1)[-1]

@@ -47,7 +47,7 @@ def _explain(db_url: str, exc: BaseException) -> ConfigError:
     )
 
 
-async def init_db(db_url: str, *, timeout: float = 10.0) -> None:
+async def init_db(db_url: str, *, ping_timeout: float = 10.0) -> None:
     """Open the database and check that it answers; errors name DATABASE_URL."""
     path = _sqlite_path(db_url)
     if path is not None:
@@ -61,10 +61,10 @@ async def init_db(db_url: str, *, timeout: float = 10.0) -> None:
         # One process has one database: the global fallback lets tasks created before
         # init (aiohttp's, pytest's) see it too.
         await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=True)
-        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), timeout)
+        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), ping_timeout)
     except ConfigError:
         raise
-    except (OSError, TimeoutError, asyncio.TimeoutError, Exception) as exc:  # driver errors vary
+    except (OSError, TimeoutError, Exception) as exc:  # driver errors vary
         await close_db()
         raise _explain(db_url, exc) from None
 

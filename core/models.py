@@ -7,6 +7,7 @@ single administrator of this install).
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -155,7 +156,9 @@ class Account(Model):
     default_proxy: fields.ForeignKeyNullableRelation[Proxy] = fields.ForeignKeyField(
         "models.Proxy", related_name="accounts", null=True, on_delete=fields.SET_NULL
     )
-    profile = fields.JSONField(default=dict, description="non-secret facts: channel title, project key")
+    profile = fields.JSONField[dict[str, Any]](
+        default=dict, description="non-secret facts: channel title, project key"
+    )
     last_verified_at = fields.DatetimeField(null=True)
 
     class Meta:
@@ -181,17 +184,17 @@ class Connection(Model):
     proxy: fields.ForeignKeyNullableRelation[Proxy] = fields.ForeignKeyField(
         "models.Proxy", related_name="connections", null=True, on_delete=fields.SET_NULL
     )
-    proxy_policy = fields.JSONField(
+    proxy_policy = fields.JSONField[dict[str, Any]](
         default=dict, description="mode, pool, fallback_to_direct, max_retry_per_proxy"
     )
-    filters = fields.JSONField(default=dict)
-    schedule = fields.JSONField(default=dict)
-    transform_options = fields.JSONField(default=dict)
-    retry_policy = fields.JSONField(default=dict)
-    metadata_templates = fields.JSONField(default=dict)
+    filters = fields.JSONField[dict[str, Any]](default=dict)
+    schedule = fields.JSONField[dict[str, Any]](default=dict)
+    transform_options = fields.JSONField[dict[str, Any]](default=dict)
+    retry_policy = fields.JSONField[dict[str, Any]](default=dict)
+    metadata_templates = fields.JSONField[dict[str, Any]](default=dict)
     status = fields.CharEnumField(ConnectionStatus, max_length=16, default=ConnectionStatus.STOPPED)
     pause_reason = fields.TextField(null=True)
-    cursor = fields.JSONField(default=dict, description="source position: last seen id/time")
+    cursor = fields.JSONField[dict[str, Any]](default=dict, description="source position: last seen id/time")
     backfill_done = fields.BooleanField(default=False)
     last_run_at = fields.DatetimeField(null=True)
     next_check_at = fields.DatetimeField(null=True, db_index=True)
@@ -248,7 +251,9 @@ class Job(Model):
     error_code = fields.CharField(max_length=32, null=True)
     error_message = fields.TextField(null=True)
     next_retry_at = fields.DatetimeField(null=True, db_index=True)
-    checkpoint = fields.JSONField(default=dict, description="per-step results, written before the next step")
+    checkpoint = fields.JSONField[dict[str, Any]](
+        default=dict, description="per-step results, written before the next step"
+    )
     step = fields.CharEnumField(JobStep, max_length=16, default=JobStep.DOWNLOAD)
     progress_percent = fields.FloatField(default=0)
     progress_message = fields.TextField(default="")
@@ -256,7 +261,7 @@ class Job(Model):
     destination_url = fields.TextField(null=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
-    step_durations = fields.JSONField(default=dict, description="seconds per step")
+    step_durations = fields.JSONField[dict[str, Any]](default=dict, description="seconds per step")
     bytes_in = fields.BigIntField(default=0)
     bytes_out = fields.BigIntField(default=0)
     dead_letter = fields.BooleanField(default=False, db_index=True)
@@ -282,7 +287,7 @@ class LogEntry(Model):
         "models.Account", related_name="logs", null=True, on_delete=fields.SET_NULL
     )
     message = fields.TextField()
-    details = fields.JSONField(default=dict)
+    details = fields.JSONField[dict[str, Any]](default=dict)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -295,7 +300,7 @@ class Notification(Model):
     id = fields.IntField(primary_key=True)
     owner_id = fields.BigIntField(default=0, db_index=True)
     kind = fields.CharField(max_length=48, db_index=True)
-    payload = fields.JSONField(default=dict)
+    payload = fields.JSONField[dict[str, Any]](default=dict)
     chat_id = fields.CharField(max_length=64, null=True)
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)
     attempts = fields.IntField(default=0)
@@ -314,7 +319,7 @@ class Setting(Model):
     id = fields.IntField(primary_key=True)
     owner_id = fields.BigIntField(default=0)
     key = fields.CharField(max_length=100)
-    value = fields.JSONField(null=True)
+    value = fields.JSONField[Any](null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -41,11 +41,11 @@ def base_urls(settings: Settings) -> dict[str, str]:
     return urls
 
 
-async def _reach(url: str, timeout: float = 3.0) -> str | None:
+async def _reach(url: str, limit: float = 3.0) -> str | None:
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(parsed.hostname, port), timeout)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parsed.hostname, port), limit)
     except (OSError, TimeoutError) as exc:
         return exc.__class__.__name__
     writer.close()
@@ -65,7 +65,8 @@ async def run_check(settings: Settings, *, reach: bool = False) -> int:
         data_dir = prepare_data_dir(settings)
         secret = settings.secret_keys.get_secret_value() if settings.secret_keys else None
         ring = crypto.load_keyring(secret, data_dir, create=False)
-        report.line(True, "keys", f"{len(ring.keys)} key(s) from {'SECRET_KEYS' if secret else 'the key file'}")
+        source = "SECRET_KEYS" if secret else "the key file"
+        report.line(True, "keys", f"{len(ring.keys)} key(s) from {source}")
     except ConfigError as exc:
         report.line(False, "keys", str(exc))
     try:
@@ -102,7 +103,10 @@ async def run_check(settings: Settings, *, reach: bool = False) -> int:
         report.line(False, "ffmpeg", str(exc))
     for name, url in base_urls(settings).items():
         problem = await _reach(url) if reach else None
-        detail = url if not reach else (f"{url} reachable" if problem is None else f"{url} unreachable ({problem})")
+        if not reach:
+            detail = url
+        else:
+            detail = f"{url} reachable" if problem is None else f"{url} unreachable ({problem})"
         report.line(problem is None, name, detail)
     print("All checks passed." if not report.failed else f"{report.failed} check(s) failed.")
     return 0 if not report.failed else 1

@@ -35,7 +35,8 @@ from core.models import (
 
 
 async def _world() -> tuple[Account, Account, Proxy, Connection]:
-    proxy = await Proxy.create(alias="US_Proxy_01", type=ProxyType.SOCKS5, host="127.0.0.1", port=1080)
+    proxy = await Proxy.create(alias="US_Proxy_01", type=ProxyType.SOCKS5, host="127.0.0.1",
+                               port=1080)
     insta = await Account.create(
         platform=Platform.INSTAGRAM, alias="TravelReels_Insta", username="travel_reels",
         auth_method=AuthMethod.PRIVATE_API, credentials={"password": "pw"}, default_proxy=proxy,
@@ -63,7 +64,8 @@ async def test_defaults_and_relations(db: str) -> None:
     assert insta.status is AccountStatus.ACTIVE and insta.alert_before_days == 2
     assert conn.status is ConnectionStatus.STOPPED and conn.total_forwarded == 0
     assert proxy.health is ProxyHealth.UNCHECKED and proxy.consecutive_failures == 0
-    loaded = await Connection.get(id=conn.id).prefetch_related("source_account", "destination_account", "proxy")
+    loaded = await Connection.get(id=conn.id).prefetch_related(
+        "source_account", "destination_account", "proxy")
     assert loaded.source_account.alias == "TravelReels_Insta"
     assert loaded.destination_account.external_id == "UCabcd"
     assert loaded.proxy is not None and loaded.proxy.alias == "US_Proxy_01"
@@ -96,9 +98,11 @@ async def test_job_lifecycle_fields_and_manual_retry_link(db: str) -> None:
     _, _, _, conn = await _world()
     post = await SourcePost.create(connection=conn, source_post_id="p1", duration=32.0)
     job = await Job.create(connection=conn, source_post=post)
-    assert (job.status, job.step, job.attempts, job.dead_letter) == (JobStatus.QUEUED, JobStep.DOWNLOAD, 0, False)
+    assert (job.status, job.step, job.attempts, job.dead_letter) == \
+        (JobStatus.QUEUED, JobStep.DOWNLOAD, 0, False)
     job.status, job.step = JobStatus.FAILED, JobStep.UPLOAD
-    job.checkpoint = {"download": {"path": "jobs/1/source.mp4", "sha256": "ab"}, "upload": {"session_uri": "u"}}
+    job.checkpoint = {"download": {"path": "jobs/1/source.mp4", "sha256": "ab"},
+                      "upload": {"session_uri": "u"}}
     job.error_code, job.error_message, job.dead_letter = "network_timeout", "timed out", True
     job.next_retry_at = datetime.now(UTC)
     await job.save()
