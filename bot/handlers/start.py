@@ -12,6 +12,7 @@ from bot.keyboards import back_to_menu, main_menu
 from bot.texts import HELP_TEXT, MENU_TEXT
 from core.settings import Settings
 
+
 def webapp_url(settings: Settings) -> str | None:
     """The Mini App URL when Telegram can open it (https only)."""
     base = settings.public_base_url.rstrip("/")
