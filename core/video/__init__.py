@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from core.video.background import default_background
 from core.video.binary import FFmpegBinary, locate
+from core.video.geometry import Geometry
 from core.video.layouts import KeyMode, Layout, Position, Template
 from core.video.plan import (
     AspectMode,
     AudioAction,
     Change,
     ChangeKind,
-    Geometry,
     Plan,
     TransformOptions,
     plan,

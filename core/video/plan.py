@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from core.errors import ErrorCode, MediaError
+from core.video.geometry import Geometry, even, fit, shape_size, vertical_box
 from core.video.layouts import Layout, Template, ffmpeg_color, place
 from core.video.probe import ProbeResult
 from core.video.profiles import ENCODERS, MB, DestinationProfile, EncoderSettings, Quality
@@ -86,22 +87,6 @@ class TransformOptions:
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """How the displayed source maps onto the output canvas.
-
-    ``crop`` (w, h, x, y) is cut from the displayed source first; the result is scaled to
-    ``video`` and placed at ``offset`` on ``canvas``; ``fill`` paints the rest.
-    """
-
-    canvas: tuple[int, int]
-    video: tuple[int, int]
-    offset: tuple[int, int] = (0, 0)
-    crop: tuple[int, int, int, int] | None = None
-    fill: str = "none"  # none | blur | color | layout (the layout paints the canvas)
-    color: str = "0x000000"
-
-
-@dataclass(frozen=True)
 class Plan:
     """Everything the executor needs, and every change with its reason."""
 
@@ -156,36 +141,6 @@ class Plan:
         return "\n".join(lines + [f"  note: {n}" for n in self.notes])
 
 
-def _even(value: float) -> int:
-    return max(2, int(round(value / 2.0)) * 2)
-
-
-def _vertical_box(w: int, h: int, *, inside: bool) -> tuple[int, int]:
-    """The 9:16 box around (``inside`` False) or within (True) a w x h picture."""
-    wider = w * 16 > h * 9
-    if wider == inside:  # crop a wide picture, or pad a tall one: keep the height
-        return _even(h * 9 / 16), _even(h)
-    return _even(w), _even(w * 16 / 9)
-
-
-def _shape_size(box: tuple[int, int], short_side: int) -> tuple[int, int]:
-    """``box`` scaled so its short side is ``short_side``; 9:16 and 1:1 snap exactly."""
-    w, h = box
-    for aw, ah in ((9, 16), (16, 9), (1, 1)):
-        if abs(w / h - aw / ah) <= 0.01 * aw / ah:
-            scale = short_side / min(aw, ah)
-            return _even(aw * scale), _even(ah * scale)
-    factor = short_side / min(w, h)
-    return _even(w * factor), _even(h * factor)
-
-
-def _fit(src: tuple[int, int], canvas: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
-    factor = min(canvas[0] / src[0], canvas[1] / src[1])
-    video = (min(canvas[0], _even(src[0] * factor)), min(canvas[1], _even(src[1] * factor)))
-    offset = ((canvas[0] - video[0]) // 2 // 2 * 2, (canvas[1] - video[1]) // 2 // 2 * 2)
-    return video, offset
-
-
 class _Planner:
     def __init__(self, probe: ProbeResult, options: TransformOptions,
                  profile: DestinationProfile) -> None:
@@ -224,12 +179,12 @@ class _Planner:
         layout = o.layout
         crop = None
         if layout is not None and layout.template is not Template.FULL_SCREEN_OVERLAY:
-            box = _vertical_box(*src, inside=False)
+            box = vertical_box(*src, inside=False)
             self.add(ChangeKind.LAYOUT, f"the connection applies the '{layout.template.value}' "
                      "layout on a 9:16 canvas")
         elif not prof.accepts_aspect(*src):
             inside = o.aspect is AspectMode.CROP
-            box = _vertical_box(*src, inside=inside)
+            box = vertical_box(*src, inside=inside)
             if inside:
                 crop = (box[0], box[1], (src[0] - box[0]) // 2, (src[1] - box[1]) // 2)
                 self.add(ChangeKind.CROP, f"{src[0]}x{src[1]} is not an accepted aspect for "
@@ -253,7 +208,7 @@ class _Planner:
             return Geometry(canvas=target, video=target, crop=crop)
         if box == src:
             return Geometry(canvas=target, video=target)
-        video, offset = _fit(src, target)
+        video, offset = fit(src, target)
         fill = "blur" if o.aspect is AspectMode.PAD_BLUR else "color"
         return Geometry(target, video, offset, None, fill, ffmpeg_color(o.pad_color))
 
@@ -266,14 +221,14 @@ class _Planner:
             self.notes.append(f"4K was asked for, but {prof.name} with the "
                               f"'{o.quality.value}' preset allows at most {max_w} px wide")
             want_4k = False
-        target = _even(box[0]), _even(box[1])
+        target = even(box[0]), even(box[1])
         if want_4k and short < UHD_SHORT_SIDE:
-            target = _shape_size(box, UHD_SHORT_SIDE)
+            target = shape_size(box, UHD_SHORT_SIDE)
             self.add(ChangeKind.UPSCALE, f"{box[0]}x{box[1]} is below 4K and the connection "
                      f"asks for 4K: lanczos to {target[0]}x{target[1]}")
             return target
         if o.upscale and short < STANDARD_SHORT_SIDE:
-            target = _shape_size(box, STANDARD_SHORT_SIDE)
+            target = shape_size(box, STANDARD_SHORT_SIDE)
             self.add(ChangeKind.UPSCALE, f"{box[0]}x{box[1]} is below 1080p and upscaling is "
                      f"on: lanczos to {target[0]}x{target[1]}")
             return target
@@ -281,7 +236,7 @@ class _Planner:
         # A reshaped wide picture would make a needlessly huge canvas (1920x3414).
         oversized = reshaped and short > STANDARD_SHORT_SIDE and not want_4k
         if too_big or oversized:
-            target = _shape_size(box, STANDARD_SHORT_SIDE)
+            target = shape_size(box, STANDARD_SHORT_SIDE)
             why = (f"wider than the {max_w} px limit" if too_big
                    else "larger than the platform's native 1080 px width")
             self.add(ChangeKind.SCALE, f"{box[0]}x{box[1]} is {why}: scaled to "
