@@ -129,3 +129,12 @@ async def test_up_serves_health_answers_the_admin_and_stops_clean(
         assert TOKEN not in err.decode() and TOKEN.split(":")[1] not in err.decode()
         await asyncio.sleep(0.2)
         assert not Path(f"/proc/{redis_pid}").exists(), "redis-server outlived `forwarder up`"
+
+
+async def test_an_unreadable_key_file_is_one_clear_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    crypto.key_file_path(data).mkdir(parents=True)
+    code, out, err = await _run("migrate", env=_env(data), cwd=tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert "DATA_DIR: the key file" in err and "cannot be read" in err
+    assert not (data / "forwarder.sqlite3").exists()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -41,11 +40,14 @@ def test_bad_keys_and_key_files_give_clear_errors(tmp_path: Path) -> None:
     path.write_text("\n")
     with pytest.raises(ConfigError, match="is empty"):
         crypto.load_keyring(None, tmp_path)
-    if os.geteuid() != 0:  # root reads anything
-        path.write_text(crypto.new_key())
-        path.chmod(0)
-        with pytest.raises(ConfigError, match="not readable"):
-            crypto.load_keyring(None, tmp_path)
+    path.write_bytes(b"\xff\xfe not ascii")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        crypto.load_keyring(None, tmp_path)
+    path.unlink()
+    path.mkdir()  # unreadable as a file, even for root
+    with pytest.raises(ConfigError, match="cannot be read") as err:
+        crypto.load_keyring(None, tmp_path)
+    assert err.value.setting == "DATA_DIR" and "backup" in str(err.value)
 
 
 def test_decrypting_with_the_wrong_key_names_secret_keys() -> None:
