@@ -40,12 +40,17 @@ ensure_venv() {
   local spec="." stamp
   [ -n "$extras" ] && spec=".[$extras]"
   [ -x "$VENV/bin/python" ] || make_venv
-  stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)${extras:+-$extras}"
+  local hash; hash="$(sha256sum < "$ROOT/pyproject.toml" | cut -c1-16)"
+  stamp="$VENV/.installed-$hash${extras:+-$extras}"
+  # An install with extras also satisfies a plain one.
+  if [ -z "$extras" ] && compgen -G "$VENV/.installed-$hash*" >/dev/null; then
+    stamp="$(compgen -G "$VENV/.installed-$hash*" | head -n1)"
+  fi
   if [ ! -f "$stamp" ] || [ ! -x "$VENV/bin/forwarder" ]; then
     echo "Installing the project into .venv (first run takes about a minute)..." >&2
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >&2
     (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec") >&2
-    rm -f "$VENV"/.installed-*
+    find "$VENV" -maxdepth 1 -name '.installed-*' ! -name ".installed-$hash*" -delete
     touch "$stamp"
   fi
 }
