@@ -29,12 +29,14 @@ def _run(coro_factory: Callable[[Settings], Coroutine[Any, Any, int | None]], ar
 
 
 async def cmd_up(settings: Settings) -> None:
+    settings.require_bot()  # before importing aiogram (seconds): mistakes answer at once
     from forwarder.processes import serve
 
     await serve(settings, bot=True, worker=True, web_app=True, embedded=True, migrate=True)
 
 
 async def cmd_bot(settings: Settings) -> None:
+    settings.require_bot()
     from forwarder.processes import serve
 
     await serve(settings, bot=True, worker=False, web_app=False, embedded=False)
