@@ -1,0 +1,1 @@
+"""Adapters to the outside world (platform clients, proxies); nothing above sees a library exception."""
