@@ -305,3 +305,33 @@ async def test_delete_refuses_a_proxy_in_use(db: str) -> None:
     await service.delete(proxy.id)
     assert await Proxy.all().count() == 0
 
+
+
+# Note: in yt-dlp 2026.10 these pass with socks5:// too (no local lookup was observed), so the
+# socks5h choice rests on make_socks_proxy_opts (socks5 -> rdns=False), not on this test.
+@pytest.mark.parametrize("mode", ["http_auth", "socks5", "socks5_auth"])
+async def test_ytdlp_through_proxy(mode: str, proxies: ProxyServers, target: TargetServer,
+                                   local_dns_refused: list[str]) -> None:
+    from yt_dlp import YoutubeDL
+
+    def fetch() -> bytes:
+        options = {"proxy": ytdlp_proxy(spec_for(proxies, mode)), "quiet": True, "no_warnings": True}
+        with YoutubeDL(options) as ydl:  # type: ignore[arg-type]
+            with ydl.urlopen(target.url()) as response:
+                return bytes(response.read())
+
+    before = proxies.connections()
+    assert await asyncio.to_thread(fetch) == b"hello through the proxy"
+    assert proxies.connections() == before + 1
+    assert local_dns_refused == []
+
+
+async def test_silent_proxy_times_out(target: TargetServer) -> None:
+    # Accepts TCP (the kernel's backlog) but never speaks: the handshake must time out, not hang.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        spec = ProxySpec("socks5", "127.0.0.1", silent.getsockname()[1])
+        check = await check_proxy(spec, [target.url()], timeout=0.5)
+    assert not check.ok
+    assert check.results[0].error == "timed out after 0.5s"
