@@ -17,8 +17,11 @@ from redis.exceptions import RedisError
 from core import crypto
 from core.db import close_db, init_db, run_migrations
 from core.errors import ConfigError
+from core.platforms.quota import QuotaLedger
+from core.platforms.youtube_oauth import OAuthService
 from core.redis_embedded import EmbeddedRedis
 from core.services.health import HealthService
+from core.services.proxies import ProxyService
 from core.settings import Settings
 
 
@@ -27,6 +30,19 @@ class Services:
     """Every service the faces (bot, web, worker) call."""
 
     health: HealthService
+    proxies: ProxyService
+    oauth: OAuthService
+    quota: QuotaLedger
+
+
+def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis) -> Services:
+    """Wire every service from settings; tests pass settings whose URLs point at fakes."""
+    return Services(
+        health=HealthService(redis),
+        proxies=ProxyService(settings.proxy_check_urls),
+        oauth=OAuthService.from_settings(settings, crypto.derive_key(keyring, "oauth-state")),
+        quota=QuotaLedger(),
+    )
 
 
 @dataclass
@@ -117,7 +133,7 @@ async def open_runtime(
         if embedded is not None:
             embedded.stop()
         raise
-    services = Services(health=HealthService(redis))
+    services = build_services(settings, keyring, redis)
     return Runtime(settings, keyring, redis_url, redis, services, embedded)
 
 

@@ -59,6 +59,14 @@ class KeyRing:
         return True
 
 
+def derive_key(keyring: KeyRing, purpose: str) -> bytes:
+    """A 32-byte key for one purpose (e.g. signing OAuth states), derived from the newest key."""
+    import hashlib
+    import hmac
+
+    return hmac.new(keyring.keys[0].encode("ascii"), purpose.encode(), hashlib.sha256).digest()
+
+
 def new_key() -> str:
     """A fresh Fernet key."""
     return Fernet.generate_key().decode("ascii")

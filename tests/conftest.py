@@ -16,10 +16,9 @@ from redis.asyncio import Redis
 from tortoise import Tortoise, connections
 
 from core import crypto
-from core.bootstrap import Runtime, Services
+from core.bootstrap import Runtime, build_services
 from core.db import close_db, init_db, run_migrations
 from core.redis_embedded import EmbeddedRedis
-from core.services.health import HealthService
 from core.settings import Settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
@@ -126,5 +125,5 @@ async def runtime(db: str, redis: Redis, settings: Settings, keyring: crypto.Key
                   ) -> AsyncIterator[Runtime]:
     """A runtime over the test database and Redis (closing it leaves both open)."""
     rt = Runtime(settings, keyring, settings.redis_url or "", redis,
-                 Services(health=HealthService(redis)))
+                 build_services(settings, keyring, redis))
     yield rt

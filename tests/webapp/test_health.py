@@ -7,8 +7,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 import core
-from core.bootstrap import Runtime, Services
-from core.services.health import HealthService
+from core.bootstrap import Runtime, build_services
 from webapp.app import create_app
 
 
@@ -40,7 +39,7 @@ async def test_a_worker_heartbeat_makes_it_healthy(client: TestClient, runtime: 
 async def test_a_dead_redis_is_reported(runtime: Runtime) -> None:
     dead: Redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     broken = Runtime(runtime.settings, runtime.keyring, "redis://127.0.0.1:1/0", dead,
-                     Services(health=HealthService(dead)))
+                     build_services(runtime.settings, runtime.keyring, dead))
     async with TestClient(TestServer(create_app(broken))) as c:
         resp = await c.get("/api/health")
         assert resp.status == 503
