@@ -102,6 +102,18 @@ def _auth(message: str, code: ErrorCode = ErrorCode.REQUIRES_REAUTH) -> AuthErro
     return AuthError(message, code=code)
 
 
+async def _store_tokens(
+    account: Account, credentials: dict[str, Any], expiry: datetime | None
+) -> Account:
+    """Save fresh tokens (encrypted) and mark the account active."""
+    account.credentials = credentials
+    account.token_expiry = expiry
+    account.status = AccountStatus.ACTIVE
+    account.status_reason = None  # type: ignore[assignment]  # nullable column, stubs say str
+    await account.save()
+    return account
+
+
 class OAuthService:
     """Starts and completes the Google consent flow and refreshes tokens for YouTube accounts."""
 
@@ -252,12 +264,7 @@ class OAuthService:
             expiry=expiry.isoformat(),
             scopes=scopes,
         )
-        account.credentials = creds
-        account.token_expiry = expiry
-        account.status = AccountStatus.ACTIVE
-        account.status_reason = None  # type: ignore[assignment]  # nullable column, stubs say str
-        await account.save()
-        return account
+        return await _store_tokens(account, creds, expiry)
 
     @staticmethod
     def _fetch_token(flow: Flow, code: str) -> dict[str, Any]:
@@ -329,12 +336,7 @@ class OAuthService:
         creds_doc.update(access_token=creds.token, expiry=expiry.isoformat() if expiry else None)
         if creds.refresh_token:
             creds_doc["refresh_token"] = creds.refresh_token
-        account.credentials = creds_doc
-        account.token_expiry = expiry
-        account.status = AccountStatus.ACTIVE
-        account.status_reason = None  # type: ignore[assignment]  # nullable column, stubs say str
-        await account.save()
-        return account
+        return await _store_tokens(account, creds_doc, expiry)
 
     @staticmethod
     def _refresh_sync(creds: Credentials) -> None:

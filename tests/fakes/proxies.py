@@ -26,6 +26,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from core.redis_embedded import free_port
+
 TARGET_HOST = "target.invalid"
 USERNAME = "proxyuser"
 # Characters that must be quoted in a proxy URL: @ : / % and a space.
@@ -61,13 +63,6 @@ from pproxy.server import main
 sys.argv = ["pproxy"] + sys.argv[1:]
 main()
 """
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
