@@ -9,7 +9,7 @@ Tree::
     ├── AuthError                  token_expired, invalid_credentials, login_required,
     │                              requires_reauth
     ├── ChallengeRequired          captcha_detected: pauses the account and its connections
-    ├── AccountSuspended           account_suspended
+    ├── AccountSuspended           account_suspended, feedback_required, action_blocked
     ├── MediaError                 video_too_large, video_corrupt, unsupported_codec
     ├── PolicyError                copyright_violation
     └── NotFound                   not_found (unknown id, deleted post, expired session)
@@ -56,6 +56,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_CODEC = "unsupported_codec"
     COPYRIGHT_VIOLATION = "copyright_violation"
     QUOTA_EXCEEDED = "quota_exceeded"
+    FEEDBACK_REQUIRED = "feedback_required"
+    ACTION_BLOCKED = "action_blocked"
     NOT_FOUND = "not_found"
     INTERNAL_ERROR = "internal_error"
 
@@ -114,6 +116,14 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
     ),
     ErrorCode.QUOTA_EXCEEDED: ErrorInfo(
         True, Severity.HIGH, "The daily quota is used up; the job waits for the quota reset."
+    ),
+    ErrorCode.FEEDBACK_REQUIRED: ErrorInfo(
+        False, Severity.HIGH,
+        "Instagram blocked this action for a while (feedback_required); wait a day and post less often.",
+    ),
+    ErrorCode.ACTION_BLOCKED: ErrorInfo(
+        False, Severity.CRITICAL,
+        "Instagram blocked requests from this account or its IP; change the proxy, then resume.",
     ),
     ErrorCode.NOT_FOUND: ErrorInfo(False, Severity.LOW, "The item no longer exists."),
     ErrorCode.INTERNAL_ERROR: ErrorInfo(

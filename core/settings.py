@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     youtube_web_base: str = Field("https://www.youtube.com", description="a http(s) URL")
     instagram_api_base: str = Field("https://i.instagram.com", description="a http(s) URL")
     graph_api_base: str = Field("https://graph.facebook.com/v21.0", description="a http(s) URL")
+    graph_upload_base: str = Field(
+        "https://rupload.facebook.com/ig-api-upload/v21.0",
+        description="a http(s) URL: the Graph API's resumable upload host",
+    )
     proxy_check_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["https://www.instagram.com", "https://www.youtube.com"],
         description="Comma-separated http(s) URLs fetched through a proxy to check it",
@@ -107,6 +111,7 @@ class Settings(BaseSettings):
     @field_validator(
         "telegram_api_base", "public_base_url", "youtube_api_base", "google_auth_uri",
         "google_token_uri", "youtube_web_base", "instagram_api_base", "graph_api_base",
+        "graph_upload_base",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:
