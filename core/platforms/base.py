@@ -18,6 +18,7 @@ leaves enough behind for ``resume`` to finish the same upload instead of posting
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,24 @@ SaveState = Callable[[dict[str, Any]], Awaitable[None]]
 
 Progress = Callable[[int, int], Awaitable[None]]
 """Report ``(bytes_done, bytes_total)`` of a transfer."""
+
+
+
+def progress_from_thread(
+    loop: asyncio.AbstractEventLoop, progress: Progress | None
+) -> Callable[[int, int], None]:
+    """A plain function a worker thread may call to report progress on ``loop`` (never blocks)."""
+
+    async def report(done: int, total: int) -> None:
+        assert progress is not None
+        await progress(done, total)
+
+    def call(done: int, total: int) -> None:
+        if progress is not None:
+            asyncio.run_coroutine_threadsafe(report(done, total), loop)
+
+    return call
+
 
 CodeProvider = Callable[[str], Awaitable[str | None]]
 """Ask the admin for a security code; the argument says what the platform asked for."""
@@ -229,4 +248,6 @@ class Destination(Protocol):
         progress: Progress | None = None,
     ) -> UploadResult: ...
 
-    async def verify(self, post_id: str) -> VerifyResult: ...
+    async def verify(self, post_id: str, request: UploadRequest | None = None) -> VerifyResult:
+        """The post's state; ``request`` (what was asked for) lets it spot a forced change."""
+        ...

@@ -234,6 +234,9 @@ def classify_proxy_failure(exc: BaseException, spec: ProxySpec) -> TransientErro
     lowered = text.lower()
     status = getattr(exc, "error_code", None) or getattr(exc, "status", None)
     creds_hint = "Check the proxy's username and password under Proxies."
+    pysocks = _pysocks_failure(exc, spec, creds_hint)
+    if pysocks is not None:
+        return pysocks
     if isinstance(exc, ProxyError | aiohttp.ClientHttpProxyError):
         if status == 407 or "authentication failure" in lowered or "authentication method" in lowered:
             if spec.username is None:
@@ -258,6 +261,32 @@ def classify_proxy_failure(exc: BaseException, spec: ProxySpec) -> TransientErro
             return _proxy_error(f"Proxy {spec.address} refused the connection", exc)
         return _proxy_error(f"Proxy {name} is unreachable: {text or type(exc).__name__}", exc)
     return _proxy_error(f"Proxy {name} failed: {text or type(exc).__name__}", exc)
+
+
+def _pysocks_failure(exc: BaseException, spec: ProxySpec, creds_hint: str) -> TransientError | None:
+    """PySocks (under httplib2 and requests' SOCKS support) wraps the real failure in ``socket_err``."""
+    socks = httplib2.socks
+    if not isinstance(exc, socks.ProxyError):
+        return None
+    inner = exc.socket_err if isinstance(getattr(exc, "socket_err", None), BaseException) else exc
+    text = str(inner)
+    if isinstance(inner, socks.SOCKS5AuthError) or (isinstance(inner, socks.HTTPError) and "407" in text):
+        status = "407" if "407" in text else "auth"
+        if spec.username is None:
+            return _proxy_error(f"Proxy {spec.label} requires a username and password ({status})", exc,
+                                creds_hint)
+        return _proxy_error(f"Proxy {spec.label} rejected the username/password ({status})", exc, creds_hint)
+    if "closed unexpectedly" in text:
+        protocol = "SOCKS5" if spec.type == "socks5" else "HTTP CONNECT"
+        cause = ("usually a wrong username/password" if spec.username is not None
+                 else "it may require a username/password")
+        return _proxy_error(f"Proxy {spec.label} closed the connection during the {protocol} handshake "
+                            f"({cause})", exc, creds_hint)
+    if isinstance(inner, socks.HTTPError):
+        return _proxy_error(f"Proxy {spec.label} answered {text.strip()} instead of connecting", exc)
+    if isinstance(inner, ConnectionRefusedError) or _refused(inner):
+        return _proxy_error(f"Proxy {spec.address} refused the connection", exc)
+    return None
 
 
 def _proxy_error(message: str, exc: BaseException, hint: str | None = None) -> TransientError:

@@ -30,7 +30,7 @@ from core.platforms.proxy import (
     ytdlp_proxy,
 )
 from core.services.proxies import ProxyService
-from tests.fakes.proxies import PASSWORD, USERNAME, ProxyServers, TargetServer
+from tests.fakes.proxies import PASSWORD, USERNAME, ProxyServers, TargetServer, refuse_local_dns
 
 MODES = ("http", "http_auth", "socks5", "socks5_auth")
 
@@ -52,20 +52,7 @@ async def target() -> AsyncIterator[TargetServer]:
 @pytest.fixture
 def local_dns_refused(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """This process resolves only IP literals: a client that resolves locally fails (and leaks nothing)."""
-    asked: list[str] = []
-    original = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        try:
-            socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
-        except OSError:
-            asked.append(name)
-            raise socket.gaierror(socket.EAI_NONAME, f"{name} must be resolved by the proxy") from None
-        return original(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return asked
+    return refuse_local_dns(monkeypatch)
 
 
 def spec_for(proxies: ProxyServers, mode: str, **overrides: Any) -> ProxySpec:

@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -63,6 +64,28 @@ from pproxy.server import main
 sys.argv = ["pproxy"] + sys.argv[1:]
 main()
 """
+
+
+def refuse_local_dns(monkeypatch: Any) -> list[str]:
+    """Make this process resolve only IP literals; return the names it was asked for.
+
+    A client that should resolve on the proxy side but resolves locally then fails, and no
+    DNS query leaves the machine.
+    """
+    asked: list[str] = []
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
+        except OSError:
+            asked.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, f"{name} must be resolved by the proxy") from None
+        return original(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
 
 
 @dataclass
