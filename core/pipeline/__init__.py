@@ -1,0 +1,1 @@
+"""The forward pipeline: rules, metadata, proxy choice and the step runner (no web, bot or queue code)."""
