@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +18,15 @@ from redis.exceptions import RedisError
 from core import crypto
 from core.db import close_db, init_db, run_migrations
 from core.errors import ConfigError
+from core.platforms.factory import PlatformFactory
 from core.platforms.quota import QuotaLedger
 from core.platforms.youtube_oauth import OAuthService
 from core.redis_embedded import EmbeddedRedis
+from core.services.connections import ConnectionService
+from core.services.forward import ForwardService
 from core.services.health import HealthService
+from core.services.jobs import JobQueue, JobService, NoQueue
+from core.services.polls import PollService
 from core.services.proxies import ProxyService
 from core.settings import Settings
 
@@ -33,15 +39,36 @@ class Services:
     proxies: ProxyService
     oauth: OAuthService
     quota: QuotaLedger
+    platforms: PlatformFactory
+    queue: JobQueue
+    polls: PollService
+    forward: ForwardService
+    jobs: JobService
+    connections: ConnectionService
 
 
-def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis) -> Services:
+QueueFactory = Callable[[Redis], JobQueue]
+
+
+def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
+                   queue: JobQueue | None = None) -> Services:
     """Wire every service from settings; tests pass settings whose URLs point at fakes."""
+    quota = QuotaLedger()
+    platforms = PlatformFactory(settings, quota)
+    queue = queue or NoQueue()
+    polls = PollService(platforms, timezone=settings.timezone)
     return Services(
         health=HealthService(redis),
         proxies=ProxyService(settings.proxy_check_urls),
         oauth=OAuthService.from_settings(settings, crypto.derive_key(keyring, "oauth-state")),
-        quota=QuotaLedger(),
+        quota=quota,
+        platforms=platforms,
+        queue=queue,
+        polls=polls,
+        forward=ForwardService(platforms, settings.data_dir.resolve(), timezone=settings.timezone,
+                               ffmpeg_setting=settings.ffmpeg_binary),
+        jobs=JobService(queue),
+        connections=ConnectionService(polls, queue),
     )
 
 
@@ -104,7 +131,8 @@ async def connect_redis(url: str, *, connect_timeout: float = 5.0) -> Redis:
 
 
 async def open_runtime(
-    settings: Settings, *, migrate: bool = False, start_embedded_redis: bool = True
+    settings: Settings, *, migrate: bool = False, start_embedded_redis: bool = True,
+    queue_factory: QueueFactory | None = None,
 ) -> Runtime:
     """Open everything one process needs, in order, undoing what was opened on failure."""
     prepare_data_dir(settings)
@@ -133,7 +161,7 @@ async def open_runtime(
         if embedded is not None:
             embedded.stop()
         raise
-    services = build_services(settings, keyring, redis)
+    services = build_services(settings, keyring, redis, queue_factory(redis) if queue_factory else None)
     return Runtime(settings, keyring, redis_url, redis, services, embedded)
 
 

@@ -12,7 +12,8 @@ Tree::
     ├── AccountSuspended           account_suspended, feedback_required, action_blocked
     ├── MediaError                 video_too_large, video_corrupt, unsupported_codec
     ├── PolicyError                copyright_violation
-    └── NotFound                   not_found (unknown id, deleted post, expired session)
+    ├── NotFound                   not_found (unknown id, deleted post, expired session)
+    └── InvalidInput               invalid_input: per-field messages for what the admin typed
 
     ConfigError                    a setting is missing or wrong (not a ForwarderError:
                                    it stops the process with one clear line)
@@ -59,6 +60,7 @@ class ErrorCode(StrEnum):
     FEEDBACK_REQUIRED = "feedback_required"
     ACTION_BLOCKED = "action_blocked"
     NOT_FOUND = "not_found"
+    INVALID_INPUT = "invalid_input"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -126,6 +128,7 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
         "Instagram blocked requests from this account or its IP; change the proxy, then resume.",
     ),
     ErrorCode.NOT_FOUND: ErrorInfo(False, Severity.LOW, "The item no longer exists."),
+    ErrorCode.INVALID_INPUT: ErrorInfo(False, Severity.LOW, "Correct the fields named in the message."),
     ErrorCode.INTERNAL_ERROR: ErrorInfo(
         True, Severity.HIGH, "An unexpected error; see the logs for details."
     ),
@@ -231,6 +234,17 @@ class NotFound(ForwarderError):
     """An id that does not (or no longer) exist."""
 
     default_code = ErrorCode.NOT_FOUND
+
+
+class InvalidInput(ForwarderError):
+    """Input the admin typed is wrong; ``fields`` maps each field to what to type instead."""
+
+    default_code = ErrorCode.INVALID_INPUT
+
+    def __init__(self, fields: dict[str, str], message: str | None = None) -> None:
+        self.fields = dict(fields)
+        text = message or "; ".join(f"{name}: {why}" for name, why in self.fields.items())
+        super().__init__(text, details={"fields": self.fields})
 
 
 class ConfigError(Exception):

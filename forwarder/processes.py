@@ -78,7 +78,10 @@ async def serve(settings: Settings, *, bot: bool, worker: bool, web_app: bool, e
             "Set REDIS_URL to the Redis server all processes use, or run `forwarder up`",
         )
     stop = _stop_event()
-    runtime = await open_runtime(settings, migrate=migrate, start_embedded_redis=embedded)
+    from jobs.queue import ArqQueue
+
+    runtime = await open_runtime(settings, migrate=migrate, start_embedded_redis=embedded,
+                                 queue_factory=ArqQueue)
     tasks: list[asyncio.Task[None]] = []
     tg_bot = dp = worker_obj = runner = None
     try:

@@ -8,16 +8,19 @@ import logging
 import time
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from core.bootstrap import Runtime, open_runtime, worker_id
 from core.settings import load_settings
+from jobs.queue import ArqQueue
+from jobs.tasks import forward_job, poll_connection, reconcile, schedule_polls
 
 log = logging.getLogger("forwarder.worker")
 
 HEARTBEAT_EVERY = 15.0
+FORWARD_TIMEOUT = 3 * 3600
 CRON_KEY = "forwarder:cron:last"
 
 
@@ -42,7 +45,8 @@ async def _beat_forever(runtime: Runtime, wid: str) -> None:
 async def startup(ctx: dict[str, Any]) -> None:
     """Open the runtime (unless the caller gave one) and start beating."""
     if "runtime" not in ctx:
-        ctx["runtime"] = await open_runtime(load_settings(), start_embedded_redis=False)
+        ctx["runtime"] = await open_runtime(load_settings(), start_embedded_redis=False,
+                                            queue_factory=ArqQueue)
         ctx["owns_runtime"] = True
     ctx["worker_id"] = worker_id()
     runtime: Runtime = ctx["runtime"]
@@ -70,8 +74,17 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     """What every worker runs; `build_worker` adds the Redis of the runtime."""
 
-    functions: list[Any] = []
-    cron_jobs = [cron(heartbeat, second={0, 15, 30, 45}, run_at_startup=True, timeout=30)]
+    # A forward may download, encode and upload for a long time; its retries are ours (Retry with a
+    # defer), so ARQ's own try limit is only a backstop. keep_result=0 frees its id when it ends.
+    functions: list[Any] = [
+        func(forward_job, timeout=FORWARD_TIMEOUT, max_tries=1000, keep_result=0),
+        func(poll_connection, timeout=300, max_tries=1),
+    ]
+    cron_jobs = [
+        cron(heartbeat, second={0, 15, 30, 45}, run_at_startup=True, timeout=30),
+        cron(schedule_polls, second=5, run_at_startup=True, timeout=60),
+        cron(reconcile, second=35, run_at_startup=True, timeout=120),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     job_timeout = 300

@@ -20,6 +20,7 @@ from core.bootstrap import Runtime, build_services
 from core.db import close_db, init_db, run_migrations
 from core.redis_embedded import EmbeddedRedis
 from core.settings import Settings
+from jobs.queue import ArqQueue
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
@@ -125,5 +126,5 @@ async def runtime(db: str, redis: Redis, settings: Settings, keyring: crypto.Key
                   ) -> AsyncIterator[Runtime]:
     """A runtime over the test database and Redis (closing it leaves both open)."""
     rt = Runtime(settings, keyring, settings.redis_url or "", redis,
-                 build_services(settings, keyring, redis))
+                 build_services(settings, keyring, redis, ArqQueue(redis)))
     yield rt

@@ -1,0 +1,59 @@
+"""What a job's outcome does to its account and connections (specification §4.10, §4.11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.expressions import Q
+
+from core.errors import ErrorCode
+from core.models import Account, AccountStatus, Connection, ConnectionStatus, LogEntry, LogLevel
+
+# Error code -> the account status it leaves behind (the account then needs the admin).
+ACCOUNT_STATUS_FOR: dict[ErrorCode, AccountStatus] = {
+    ErrorCode.CAPTCHA_DETECTED: AccountStatus.CAPTCHA_DETECTED,
+    ErrorCode.TOKEN_EXPIRED: AccountStatus.TOKEN_EXPIRED,
+    ErrorCode.REQUIRES_REAUTH: AccountStatus.REQUIRES_REAUTH,
+    ErrorCode.INVALID_CREDENTIALS: AccountStatus.REQUIRES_REAUTH,
+    ErrorCode.LOGIN_REQUIRED: AccountStatus.REQUIRES_REAUTH,
+    ErrorCode.ACCOUNT_SUSPENDED: AccountStatus.SUSPENDED,
+    ErrorCode.ACTION_BLOCKED: AccountStatus.SUSPENDED,
+}
+# Codes that pause only the connection (the account itself is fine).
+PAUSE_CONNECTION_FOR = {ErrorCode.FEEDBACK_REQUIRED, ErrorCode.COPYRIGHT_VIOLATION}
+
+
+def uses(account_id: int) -> Q:
+    """Connections that read from or post to the account."""
+    return Q(source_account_id=account_id) | Q(destination_account_id=account_id)
+
+
+async def pause_connections(account: Account, reason: str) -> list[int]:
+    """Pause every active connection of ``account``; return their ids."""
+    ids: list[Any] = await Connection.filter(uses(account.id), status=ConnectionStatus.ACTIVE).values_list(
+        "id", flat=True)
+    if ids:
+        await Connection.filter(id__in=ids, status=ConnectionStatus.ACTIVE).update(
+            status=ConnectionStatus.PAUSED, pause_reason=reason)
+    return ids
+
+
+async def account_needs_attention(account: Account, code: ErrorCode, message: str) -> list[int]:
+    """Set the account's status for ``code`` and pause its connections; return the paused ids."""
+    status = ACCOUNT_STATUS_FOR[code]
+    account.status = status
+    account.status_reason = message
+    await account.save(update_fields=["status", "status_reason", "updated_at"])
+    paused = await pause_connections(account, f"{account.alias}: {status.value.replace('_', ' ')}: {message}")
+    await LogEntry.create(level=LogLevel.ERROR, account=account,
+                          message=f"Account {account.alias} needs attention ({code.value}): {message}",
+                          details={"paused_connections": paused, "code": code.value})
+    return paused
+
+
+async def pause_connection(connection: Connection, reason: str) -> None:
+    """Pause one connection with the reason."""
+    await Connection.filter(id=connection.id, status=ConnectionStatus.ACTIVE).update(
+        status=ConnectionStatus.PAUSED, pause_reason=reason)
+    await LogEntry.create(level=LogLevel.WARNING, connection=connection,
+                          message=f"Connection {connection.name} paused: {reason}")

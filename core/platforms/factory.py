@@ -1,0 +1,87 @@
+"""Builds the adapter for an account: the one place that knows which class serves which account.
+
+Every base URL comes from settings; credentials come from the account row (decrypted on
+read, encrypted on write) through ``AccountCredentials``. The caller closes what it gets
+(``async with factory.source(account, proxy) as source``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from core.errors import AuthError, ErrorCode
+from core.models import Account, AuthMethod, Platform
+from core.platforms.base import AccountCredentials, CodeProvider, CredentialStore, Destination, Source
+from core.platforms.proxy import ProxySpec
+from core.platforms.quota import QuotaLedger
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+
+class PlatformFactory:
+    """Adapters for accounts, configured from settings."""
+
+    def __init__(self, settings: Settings, quota: QuotaLedger, *, graph_poll_interval: float = 5.0,
+                 youtube_chunk_size: int | None = None) -> None:
+        self.settings = settings
+        self.quota = quota
+        self.graph_poll_interval = graph_poll_interval
+        self.youtube_chunk_size = youtube_chunk_size
+
+    def _adapter(self, account: Account, proxy: ProxySpec | None, store: CredentialStore,
+                 code_provider: CodeProvider | None, role: str) -> Any:
+        s = self.settings
+        if account.platform == Platform.YOUTUBE:
+            from core.platforms.youtube import YouTubeSource
+            from core.platforms.youtube_client import YouTubeClient
+            from core.platforms.youtube_upload import YouTubeDestination
+
+            client = YouTubeClient(
+                store, api_base=s.youtube_api_base, token_uri=s.google_token_uri, proxy=proxy,
+                quota=self.quota, project_key=(account.profile or {}).get("project_key"),
+            )
+            source = YouTubeSource(client, channel_id=account.external_id, web_base=s.youtube_web_base,
+                                   proxy=proxy, ffmpeg=s.ffmpeg_binary)
+            if role == "source":
+                return source
+            kwargs: dict[str, Any] = {"web_base": s.youtube_web_base, "source": source}
+            if self.youtube_chunk_size:
+                kwargs["chunk_size"] = self.youtube_chunk_size
+            return YouTubeDestination(client, **kwargs)
+        if account.auth_method == AuthMethod.GRAPH_API:
+            from core.platforms.instagram_graph import InstagramGraphAdapter
+
+            return InstagramGraphAdapter(store, api_base=s.graph_api_base, upload_base=s.graph_upload_base,
+                                         proxy=proxy, poll_interval=self.graph_poll_interval)
+        if account.auth_method == AuthMethod.PRIVATE_API:
+            from core.platforms.instagram_private import InstagramPrivateAdapter
+
+            return InstagramPrivateAdapter(store, api_base=s.instagram_api_base, proxy=proxy,
+                                           code_provider=code_provider)
+        raise AuthError(f"Account {account.alias} uses {account.auth_method}, which no adapter serves",
+                        code=ErrorCode.INVALID_CREDENTIALS)
+
+    @asynccontextmanager
+    async def source(self, account: Account, proxy: ProxySpec | None = None,
+                     store: CredentialStore | None = None) -> AsyncIterator[Source]:
+        """The account as a source, closed on exit."""
+        adapter = self._adapter(account, proxy, store or AccountCredentials(account), None, "source")
+        try:
+            yield adapter
+        finally:
+            await adapter.aclose()
+
+    @asynccontextmanager
+    async def destination(self, account: Account, proxy: ProxySpec | None = None,
+                          store: CredentialStore | None = None,
+                          code_provider: CodeProvider | None = None) -> AsyncIterator[Destination]:
+        """The account as a destination, closed on exit."""
+        adapter = self._adapter(account, proxy, store or AccountCredentials(account), code_provider,
+                                "destination")
+        try:
+            yield adapter
+        finally:
+            await adapter.aclose()

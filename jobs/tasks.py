@@ -1,0 +1,77 @@
+"""ARQ task and cron functions: thin wrappers over the services of the runtime in ``ctx``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from arq import Retry
+
+from core.bootstrap import Runtime
+from core.errors import ForwarderError
+from core.models import Job, JobStatus
+from jobs.queue import ArqQueue
+
+log = logging.getLogger("forwarder.jobs")
+
+
+def _runtime(ctx: dict[str, Any]) -> Runtime:
+    runtime: Runtime = ctx["runtime"]
+    return runtime
+
+
+def _queue(ctx: dict[str, Any]) -> ArqQueue:
+    queue = _runtime(ctx).services.queue
+    assert isinstance(queue, ArqQueue)
+    return queue
+
+
+async def poll_connection(ctx: dict[str, Any], connection_id: int) -> dict[str, Any]:
+    """Poll one connection and queue the forwards it created."""
+    services = _runtime(ctx).services
+    try:
+        result = await services.polls.poll(connection_id)
+    except ForwarderError as exc:  # recorded by the service; the next slot polls again
+        return {"connection_id": connection_id, "error": exc.to_dict()}
+    for job_id in result.jobs:
+        await _queue(ctx).enqueue_forward(job_id)
+    return result.to_dict()
+
+
+async def forward_job(ctx: dict[str, Any], job_id: int) -> str | None:
+    """Run one job; a retry is deferred on ARQ to the row's ``next_retry_at``."""
+    outcome = await _runtime(ctx).services.forward.run(job_id, ctx["worker_id"])
+    if outcome.status is JobStatus.RETRYING and outcome.next_retry_at is not None:
+        delay = (outcome.next_retry_at - datetime.now(UTC)).total_seconds()
+        raise Retry(defer=max(delay, 0.0))
+    return outcome.status.value if outcome.status else outcome.skipped
+
+
+async def schedule_polls(ctx: dict[str, Any]) -> int:
+    """Cron, each minute: queue a poll for every active connection that is due (one per slot)."""
+    services = _runtime(ctx).services
+    queued = 0
+    for connection_id, slot in await services.polls.due_connections():
+        queued += await _queue(ctx).enqueue_poll(connection_id, slot)
+    return queued
+
+
+async def reconcile(ctx: dict[str, Any]) -> int:
+    """Cron, each minute: the database is the truth; put back on the queue what Redis lost."""
+    services = _runtime(ctx).services
+    queue = _queue(ctx)
+    requeued = 0
+    for job_id in await services.jobs.reconcile_candidates():
+        job = await Job.get_or_none(id=job_id)
+        if job is None:
+            continue
+        if job.status is JobStatus.RUNNING:
+            # Its worker vanished (the lease expired): take over under a fresh ARQ id.
+            token = f"r{int(job.lease_until.timestamp()) if job.lease_until else 0}"
+            requeued += await queue.enqueue_forward(job_id, token=token)
+        elif not await queue.known(job_id):
+            requeued += await queue.enqueue_forward(job_id)
+    if requeued:
+        log.info("reconcile re-enqueued %d job(s)", requeued)
+    return requeued
