@@ -71,6 +71,15 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     log.info("worker %s stopped", ctx.get("worker_id"))
 
 
+def cron_jobs() -> list[Any]:
+    """Fresh cron objects: ARQ keeps each one's next run on it, so workers must not share them."""
+    return [
+        cron(heartbeat, second={0, 15, 30, 45}, run_at_startup=True, timeout=30),
+        cron(schedule_polls, second=5, run_at_startup=True, timeout=60),
+        cron(reconcile, second=35, run_at_startup=True, timeout=120),
+    ]
+
+
 class WorkerSettings:
     """What every worker runs; `build_worker` adds the Redis of the runtime."""
 
@@ -80,11 +89,7 @@ class WorkerSettings:
         func(forward_job, timeout=FORWARD_TIMEOUT, max_tries=1000, keep_result=0),
         func(poll_connection, timeout=300, max_tries=1),
     ]
-    cron_jobs = [
-        cron(heartbeat, second={0, 15, 30, 45}, run_at_startup=True, timeout=30),
-        cron(schedule_polls, second=5, run_at_startup=True, timeout=60),
-        cron(reconcile, second=35, run_at_startup=True, timeout=120),
-    ]
+    cron_jobs = cron_jobs()
     on_startup = startup
     on_shutdown = shutdown
     job_timeout = 300
@@ -96,7 +101,7 @@ def build_worker(runtime: Runtime, **overrides: Any) -> Worker:
     """A Worker on the runtime's Redis sharing the runtime (used by `up`, `worker`, tests)."""
     options: dict[str, Any] = {
         "functions": WorkerSettings.functions,
-        "cron_jobs": WorkerSettings.cron_jobs,
+        "cron_jobs": cron_jobs(),
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),
