@@ -23,6 +23,7 @@ from core.platforms.quota import QuotaLedger
 from core.platforms.youtube_oauth import OAuthService
 from core.redis_embedded import EmbeddedRedis
 from core.services.connections import ConnectionService
+from core.services.dry_run import DryRunService
 from core.services.forward import ForwardService
 from core.services.health import HealthService
 from core.services.jobs import JobQueue, JobService, NoQueue
@@ -45,6 +46,7 @@ class Services:
     forward: ForwardService
     jobs: JobService
     connections: ConnectionService
+    dry_run: DryRunService
 
 
 QueueFactory = Callable[[Redis], JobQueue]
@@ -69,6 +71,8 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
                                ffmpeg_setting=settings.ffmpeg_binary),
         jobs=JobService(queue),
         connections=ConnectionService(polls, queue),
+        dry_run=DryRunService(platforms, ffmpeg_setting=settings.ffmpeg_binary,
+                              timezone=settings.timezone),
     )
 
 

@@ -363,3 +363,27 @@ async def test_run_now_reports_the_jobs(w: World) -> None:
     assert result["jobs_created"][0]["source_post_id"] == post.id
     assert result["message"] == "1 new post(s) found. Jobs queued for processing."
     assert (await w.polls.poll(w.connection.id)).skipped == "the connection is paused"
+
+
+async def test_dry_run_never_publishes(w: World, tmp_path: Path) -> None:
+    from core.services.dry_run import DryRunService
+
+    for i in range(7):
+        w.src.add_post(published_at=T0 - timedelta(minutes=i), caption=f"clip {i} #x")
+    dry = DryRunService(w.platforms)
+    report = (await dry.run(w.connection.id, keep_dir=tmp_path / "previews"))["dry_run_results"]
+    assert (report["posts_found"], report["videos_downloaded"]) == (5, 5)
+    assert report["destination_validation"] == "passed"
+    assert report["issues"] == [] and len(report["previews"]) == 5
+    assert all(Path(p).stat().st_size > 1000 for p in report["previews"])
+    assert report["sample_posts"][0]["metadata"]["title"].startswith("clip 6")
+    assert w.dst.published == [] and await Job.all().count() == 0 and await SourcePost.all().count() == 0
+
+    w.dst.fail("identify", AuthError("expired", code=ErrorCode.TOKEN_EXPIRED))
+    w.src.fail("download", TransientError("cdn 503"))
+    bad = await dry.run(w.connection.id, limit=2)
+    assert bad["status"] == "issues_found"
+    results = bad["dry_run_results"]
+    assert results["destination_validation"] == "failed"
+    assert results["issues"][0] == "destination: token_expired: expired"
+    assert results["issues"][1].endswith("download failed: api_temporary_error: cdn 503")
