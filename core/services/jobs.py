@@ -72,8 +72,10 @@ class CaptchaResolution:
 class JobService:
     """Job queries and admin actions."""
 
-    def __init__(self, queue: JobQueue | None = None, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, queue: JobQueue | None = None, *, factory: Any = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.queue: JobQueue = queue or NoQueue()
+        self.factory = factory  # a PlatformFactory, for security codes
         self.clock = clock
 
     async def get(self, job_id: int) -> Job:
@@ -178,6 +180,22 @@ class JobService:
         for job_id in result.jobs_requeued:
             await self.queue.enqueue_forward(job_id)
         return result
+
+    async def submit_security_code(self, account_id: int, code: str) -> CaptchaResolution:
+        """Send the security code Instagram asked for, then resume as after a solved CAPTCHA."""
+        account = await Account.get_or_none(id=account_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} does not exist")
+        code = code.strip().replace(" ", "")
+        if not code.isdigit() or not 4 <= len(code) <= 8:
+            raise ForwarderError("A security code is 4 to 8 digits, as Instagram sent it by e-mail or SMS")
+        async with self.factory.source(account) as adapter:
+            submit = getattr(adapter, "submit_security_code", None)
+            if submit is None:
+                raise ForwarderError(f"Account {account.alias} does not use security codes; "
+                                     "solve the challenge in the app, then mark it solved")
+            await submit(code)
+        return await self.resolve_captcha(account_id, notes="security code accepted")
 
 
 async def _other_account_blocked(connection: Connection, resolved: int) -> bool:

@@ -142,6 +142,11 @@ class MemoryAdapter:
                                 already_published=True)
         return await self._finish(str(state["session"]), request)
 
+    async def submit_security_code(self, code: str) -> AccountInfo:
+        self.world._maybe_fail("security_code")
+        self.world.calls["code:" + code] += 1
+        return AccountInfo(external_id="memory")
+
     async def verify(self, post_id: str, request: UploadRequest | None = None) -> VerifyResult:
         self.world._maybe_fail("verify")
         known = any(p["id"] == post_id for p in self.world.published)

@@ -387,3 +387,18 @@ async def test_dry_run_never_publishes(w: World, tmp_path: Path) -> None:
     assert results["destination_validation"] == "failed"
     assert results["issues"][0] == "destination: token_expired: expired"
     assert results["issues"][1].endswith("download failed: api_temporary_error: cdn 503")
+
+
+async def test_security_code_resolves_the_challenge(w: World) -> None:
+    w.clock.advance(1)
+    w.src.add_post(published_at=T0 + timedelta(seconds=1))
+    [job_id] = await w.poll()
+    w.src.fail("download", ChallengeRequired("enter the code we sent"))
+    await w.run(job_id)
+    service = JobService(factory=w.platforms, clock=w.clock)
+    with pytest.raises(ForwarderError) as info:
+        await service.submit_security_code(w.source.id, "12ab")
+    assert "4 to 8 digits" in info.value.message and w.src.calls["security_code"] == 0
+    result = await service.submit_security_code(w.source.id, " 123 456 ")
+    assert w.src.calls["code:123456"] == 1 and result.jobs_requeued == [job_id]
+    assert (await w.run(job_id)).status is JobStatus.SUCCESS
