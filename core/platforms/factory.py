@@ -60,7 +60,7 @@ class PlatformFactory:
             from core.platforms.instagram_private import InstagramPrivateAdapter
 
             return InstagramPrivateAdapter(store, api_base=s.instagram_api_base, proxy=proxy,
-                                           code_provider=code_provider)
+                                           code_provider=code_provider, ffmpeg=s.ffmpeg_binary)
         raise AuthError(f"Account {account.alias} uses {account.auth_method}, which no adapter serves",
                         code=ErrorCode.INVALID_CREDENTIALS)
 
