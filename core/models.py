@@ -216,6 +216,7 @@ class SourcePost(Model):
         "models.Connection", related_name="posts", on_delete=fields.CASCADE
     )
     source_post_id = fields.CharField(max_length=128)
+    title = fields.TextField(default="", description="the source's own title (YouTube), if any")
     caption = fields.TextField(default="")
     media_url = fields.TextField(null=True)
     permalink = fields.TextField(null=True)

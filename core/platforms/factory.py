@@ -25,10 +25,12 @@ class PlatformFactory:
     """Adapters for accounts, configured from settings."""
 
     def __init__(self, settings: Settings, quota: QuotaLedger, *, graph_poll_interval: float = 5.0,
-                 youtube_chunk_size: int | None = None) -> None:
+                 youtube_chunk_size: int | None = None, instagram_configure_wait: float = 10.0) -> None:
         self.settings = settings
         self.quota = quota
         self.graph_poll_interval = graph_poll_interval
+        # instagrapi waits this long for Instagram to transcode before configuring a clip.
+        self.instagram_configure_wait = instagram_configure_wait
         self.youtube_chunk_size = youtube_chunk_size
 
     def _adapter(self, account: Account, proxy: ProxySpec | None, store: CredentialStore,
@@ -60,7 +62,8 @@ class PlatformFactory:
             from core.platforms.instagram_private import InstagramPrivateAdapter
 
             return InstagramPrivateAdapter(store, api_base=s.instagram_api_base, proxy=proxy,
-                                           code_provider=code_provider, ffmpeg=s.ffmpeg_binary)
+                                           code_provider=code_provider, ffmpeg=s.ffmpeg_binary,
+                                           configure_wait=self.instagram_configure_wait)
         raise AuthError(f"Account {account.alias} uses {account.auth_method}, which no adapter serves",
                         code=ErrorCode.INVALID_CREDENTIALS)
 

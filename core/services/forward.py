@@ -265,7 +265,7 @@ class ForwardService:
             rendered = render(templates, caption=post.caption, destination=to_platform,
                               source_url=post.permalink or "", source_account=run.source.username or
                               run.source.alias, published_at=aware(post.published_at),
-                              timezone=self.timezone)
+                              source_title=post.title, timezone=self.timezone)
             cp["metadata"] = rendered.to_json()
             await self._save(run, JobStep.UPLOAD)
 

@@ -191,6 +191,7 @@ class PollService:
             async with in_transaction():
                 row = await SourcePost.create(
                     connection_id=connection.id, source_post_id=post.id, caption=post.caption or "",
+                    title=str(post.extra.get("title") or "")[:1000],
                     media_url=post.media_url, permalink=post.permalink, published_at=post.published_at,
                     duration=post.duration,
                     outcome=PostOutcome.FILTERED if reason else PostOutcome.QUEUED, reason=reason)

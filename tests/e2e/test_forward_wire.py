@@ -1,0 +1,122 @@
+"""Whole forwards across the wire-level fakes with the real client libraries, on a real ARQ
+worker: Instagram (private API) -> YouTube and YouTube -> Instagram."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from core import crypto
+from core.bootstrap import Runtime, build_services
+from core.models import Account, AuthMethod, Job, JobStatus, Platform, SourcePost
+from core.settings import Settings
+from core.video import locate
+from jobs.queue import ArqQueue
+from jobs.worker import build_worker
+from tests.fakes.instagram_private import FakeInstagramPrivate, FakeReel
+from tests.fakes.youtube import FakeYouTube
+
+TOKEN = "ya29.fake-access"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("e2e") / "reel.mp4"
+    subprocess.run(
+        [locate(None).ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=540x960:r=30:d=3.5",
+         "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3.5", "-c:v", "libx264", "-preset", "ultrafast",
+         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart",
+         str(path)], check=True)
+    return path.read_bytes()
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[tuple[FakeYouTube, FakeInstagramPrivate]]:
+    yt, ig = FakeYouTube(), FakeInstagramPrivate()
+    await yt.start()
+    await ig.start()
+    yield yt, ig
+    await yt.stop()
+    await ig.stop()
+
+
+@pytest.fixture
+async def wired(db: str, redis: Redis, settings: Settings, keyring: crypto.KeyRing,
+                fakes: tuple[FakeYouTube, FakeInstagramPrivate]) -> AsyncIterator[Runtime]:
+    yt, ig = fakes
+    custom = settings.model_copy(update={
+        "youtube_api_base": yt.base_url + "/", "youtube_web_base": yt.base_url,
+        "instagram_api_base": ig.base_url})
+    runtime = Runtime(custom, keyring, custom.redis_url or "", redis,
+                      build_services(custom, keyring, redis, ArqQueue(redis)))
+    runtime.services.platforms.instagram_configure_wait = 0  # the fake transcodes at once
+    yield runtime
+
+
+async def accounts(yt: FakeYouTube, ig: FakeInstagramPrivate) -> tuple[Account, Account]:
+    insta = await Account.create(platform=Platform.INSTAGRAM, alias="insta", username=ig.username,
+                                 auth_method=AuthMethod.PRIVATE_API,
+                                 credentials={"username": ig.username, "password": ig.password})
+    tube = await Account.create(
+        platform=Platform.YOUTUBE, alias="tube", auth_method=AuthMethod.OAUTH, external_id=yt.channel_id,
+        credentials={"access_token": TOKEN, "refresh_token": None,
+                     "expiry": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                     "client_secret": {"installed": {"client_id": "c", "client_secret": "s",
+                                                     "project_id": "p"}}})
+    return insta, tube
+
+
+async def drain(runtime: Runtime) -> Any:
+    worker = build_worker(runtime, burst=True, poll_delay=0)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+    return worker
+
+
+async def test_instagram_to_youtube(wired: Runtime, fakes: tuple[FakeYouTube, FakeInstagramPrivate],
+                                    clip: bytes) -> None:
+    yt, ig = fakes
+    insta, tube = await accounts(yt, ig)
+    now = int(datetime.now(UTC).timestamp())
+    ig.reels.append(FakeReel(pk=900, caption="old one", taken_at=now - 86400, video=clip))
+    await wired.services.connections.create({
+        "name": "ig2yt", "type": "instagram_to_youtube", "source_account_id": insta.id,
+        "destination_account_id": tube.id, "status": "active",
+        "transform_options": {"upscale": True}})
+    ig.reels.append(FakeReel(pk=901, caption="Sunset over the bay #travel", taken_at=now + 5, video=clip))
+    await drain(wired)
+    [job] = await Job.all()
+    assert job.status is JobStatus.SUCCESS, (job.error_code, job.error_message)
+    [video] = yt.uploaded()
+    assert video.title == "Sunset over the bay #Shorts" and "travel" in video.tags
+    assert job.destination_post_id == video.id and "upscale" in job.checkpoint["transform"]["changes"]
+    assert len(video.content) == job.bytes_out
+    old = await SourcePost.get(source_post_id="900")
+    assert old.reason and "before the connection started" in old.reason
+    await drain(wired)  # nothing new: still exactly one video
+    assert len(yt.uploaded()) == 1
+
+
+async def test_youtube_to_instagram(wired: Runtime, fakes: tuple[FakeYouTube, FakeInstagramPrivate],
+                                    clip: bytes) -> None:
+    yt, ig = fakes
+    insta, tube = await accounts(yt, ig)
+    await wired.services.connections.create({
+        "name": "yt2ig", "type": "youtube_to_instagram", "source_account_id": tube.id,
+        "destination_account_id": insta.id, "status": "active",
+        "metadata_templates": {"caption": "{title}\n\n{caption}", "add_hashtags": "#reels"}})
+    yt.add_video(title="My short", description="A description", content=clip,
+                 published_at=datetime.now(UTC) + timedelta(seconds=5))
+    await drain(wired)
+    [job] = await Job.all()
+    assert job.status is JobStatus.SUCCESS, (job.error_code, job.error_message)
+    [upload] = ig.uploads
+    assert upload["caption"] == "My short\n\nA description\n\n#reels"
+    assert yt.units == 0  # detection through the feed: no quota spent
