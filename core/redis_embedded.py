@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -19,8 +18,8 @@ import time
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.procs import die_with_parent
 
-_PR_SET_PDEATHSIG = 1
 _MAX_UNIX_PATH = 100
 
 
@@ -37,11 +36,7 @@ def redis_server_binary() -> str:
 
 
 def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: ask the kernel for SIGTERM when the
-    # parent dies, however it dies.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    os.setsid()  # the terminal's Ctrl-C goes to the parent, which stops us in order
+    die_with_parent(signal.SIGTERM, new_session=True)
 
 
 def free_port() -> int:

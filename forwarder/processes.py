@@ -8,23 +8,26 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from aiohttp import ClientError, web
 
-from bot.app import create_bot, create_dispatcher
 from core.bootstrap import Runtime, open_runtime
 from core.errors import ConfigError
 from core.settings import Settings
 from jobs.worker import build_worker
 from webapp.app import create_app
 
+if TYPE_CHECKING:
+    from aiogram import Bot
+
 log = logging.getLogger("forwarder")
 
 
 async def check_bot(bot: Bot, settings: Settings) -> None:
     """Fail early and clearly when the token or the Bot API server is wrong."""
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
     try:
         await asyncio.wait_for(bot.get_me(), 20)
     except TelegramUnauthorizedError:
@@ -86,6 +89,9 @@ async def serve(settings: Settings, *, bot: bool, worker: bool, web_app: bool, e
     tg_bot = dp = worker_obj = runner = None
     try:
         if bot:
+            # aiogram costs seconds to import: only processes that run the bot pay for it.
+            from bot.app import create_bot, create_dispatcher
+
             tg_bot = create_bot(settings)
             await check_bot(tg_bot, settings)
             dp = create_dispatcher(runtime)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
 from core.errors import ErrorCode, MediaError
+from core.procs import die_with_parent
 from core.video.background import default_background
 from core.video.binary import FFmpegBinary
 from core.video.graph import build_args
@@ -103,7 +105,7 @@ async def run_ffmpeg(args: list[str], *, duration: float,
     """Run one ffmpeg command, streaming progress; raise MediaError when it fails."""
     proc = await asyncio.create_subprocess_exec(
         *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent,
     )
     assert proc.stdout is not None and proc.stderr is not None
     try:
@@ -135,7 +137,9 @@ async def execute(
 ) -> ProbeResult:
     """Carry out ``plan`` in one ffmpeg run, verify the result and move it to ``dst``."""
     src, dst = os.fspath(src), os.fspath(dst)
-    tmp = os.path.join(os.path.dirname(dst) or ".", f".{os.path.basename(dst)}.partial")
+    # Unique per run: a run never writes into a file another (perhaps dying) run still holds.
+    tmp = os.path.join(os.path.dirname(dst) or ".",
+                       f".{os.path.basename(dst)}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     background = None
     layout = plan.layout
     if not plan.copy_video and layout is not None and layout.uses_default_background:

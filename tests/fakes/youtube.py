@@ -10,6 +10,7 @@ path (``fail_next``), a 403 with a Google reason (``quotaExceeded``,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -111,6 +112,8 @@ class FakeYouTube:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path with query)
     unit_log: list[tuple[str, int]] = field(default_factory=list)
     rss_status: int = 200
+    put_delay: float = 0.0
+    """Seconds each upload PUT waits before it is stored (time to kill a worker mid-upload)."""
     rss_fetches: int = 0
     media_fetches: int = 0
     _faults: list[tuple[str, int, str]] = field(default_factory=list)
@@ -163,7 +166,7 @@ class FakeYouTube:
         app.router.add_get("/feeds/videos.xml", self._rss)
         app.router.add_get("/shorts/{id}", self._media)
         app.router.add_get("/watch", self._media)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, handler_cancellation=True)
         await self._runner.setup()
         port = free_port()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()
@@ -276,6 +279,8 @@ class FakeYouTube:
             return _google_error(404, "notFound", "upload session not found")
         body = await request.read()
         crange = request.headers.get("Content-Range", "")
+        if self.put_delay and not crange.startswith("bytes */"):
+            await asyncio.sleep(self.put_delay)
         if session.video_id:  # finished: any query gets the original answer again
             return web.json_response(self._video_json(session))
         if m := re.fullmatch(r"bytes \*/(\d+|\*)", crange):
