@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -46,7 +47,16 @@ from core.pipeline.transform import transform_options
 from core.platforms.base import DownloadedFile, PublishState, RemotePost, UploadRequest
 from core.platforms.factory import PlatformFactory
 from core.platforms.proxy import ProxySpec
-from core.video import FFmpegBinary, execute, instagram_reels, locate, plan, probe, youtube_shorts
+from core.video import (
+    ChangeKind,
+    FFmpegBinary,
+    execute,
+    instagram_reels,
+    locate,
+    plan,
+    probe,
+    youtube_shorts,
+)
 
 # Overall percent at the start of each step (the bar in Telegram and the Mini App).
 STEP_START = {JobStep.DOWNLOAD: 0, JobStep.PROBE: 25, JobStep.TRANSFORM: 30, JobStep.METADATA: 60,
@@ -137,11 +147,10 @@ class ForwardService:
             job = await Job.get_or_none(id=job_id)
             return Outcome(job_id, job.status if job else None,
                            skipped="not due, finished, or held by another worker" if job else "no such job")
-        job = await Job.get(id=job_id).prefetch_related("connection__source_account",
-                                                          "connection__destination_account", "source_post")
+        job = await Job.get(id=job_id).select_related("connection__source_account",
+                                                        "connection__destination_account", "source_post")
         if job.started_at is None:
-            job.started_at = self.clock()
-            await Job.filter(id=job.id).update(started_at=job.started_at)
+            job.started_at = self.clock()  # written with the first checkpoint
         renew = asyncio.create_task(self._renew(job_id, worker))
         run: _Run | None = None
         try:
@@ -177,12 +186,13 @@ class ForwardService:
             checkpoint=run.checkpoint, step=step, progress_percent=STEP_START[step], **fields)
 
     def _progress(self, run: _Run, step: JobStep, label: str) -> Callable[[int, int], Awaitable[None]]:
-        last = 0.0
+        # The step's start is already on the row; short steps write no progress at all.
+        last = time.monotonic()
 
         async def report(done: int, total: int) -> None:
             nonlocal last
             now = time.monotonic()
-            if now - last < self.progress_every and done < total:
+            if now - last < self.progress_every:
                 return
             last = now
             share = done / total if total else 0.0
@@ -209,6 +219,12 @@ class ForwardService:
         return {"step_durations": durations}
 
     async def _steps(self, run: _Run) -> None:
+        """The steps; each checkpoint is written before the step that needs it starts.
+
+        Writes are folded where nothing is lost: the probe is saved with the transform (it is
+        cheap to redo), the metadata with the upload's first state (before any byte), and the
+        verification with the success row.
+        """
         cp, post = run.checkpoint, run.post
         await asyncio.to_thread(run.folder.mkdir, parents=True, exist_ok=True)
         to_platform = (Platform.YOUTUBE if run.connection.direction == Direction.INSTAGRAM_TO_YOUTUBE
@@ -220,16 +236,18 @@ class ForwardService:
             run.role = "source"
             remote = RemotePost(id=post.source_post_id, caption=post.caption, media_url=post.media_url,
                                 permalink=post.permalink, published_at=aware(post.published_at),
-                                duration=post.duration)
+                                duration=post.duration, extra={"title": post.title})
             async with self.factory.source(run.source, run.proxy) as source:
                 got = await source.download(remote, run.folder,
                                             self._progress(run, JobStep.DOWNLOAD, "Downloading"))
             src = got.path
             cp["download"] = {"path": str(got.path), "size": got.size, "sha256": got.sha256}
-            await self._save(run, JobStep.PROBE, bytes_in=got.size,
+            first = {"started_at": run.job.started_at} if run.job.started_at else {}
+            await self._save(run, JobStep.PROBE, bytes_in=got.size, **first,
                              **self._timed(run, JobStep.DOWNLOAD, started))
 
-        if "probe" not in cp:
+        out = await asyncio.to_thread(self._file, cp.get("transform"))
+        if out is None:
             started = time.monotonic()
             info = await probe(src, binary=self.binary)
             filters = Filters.from_json(run.connection.filters)
@@ -238,26 +256,26 @@ class ForwardService:
                 raise _Filtered(reason)
             cp["probe"] = {"duration": info.duration, "width": info.display_width,
                            "height": info.display_height, "size": info.size, "video_codec": info.video_codec}
-            await self._save(run, JobStep.TRANSFORM, **self._timed(run, JobStep.PROBE, started))
-
-        out = await asyncio.to_thread(self._file, cp.get("transform"))
-        if out is None:
+            self._timed(run, JobStep.PROBE, started)
             started = time.monotonic()
-            info = await probe(src, binary=self.binary)
             profile = youtube_shorts() if to_platform is Platform.YOUTUBE else instagram_reels()
             the_plan = plan(info, transform_options(run.connection.transform_options), profile)
             out = run.folder / "out.mp4"
-            report = self._progress(run, JobStep.TRANSFORM, "Transforming")
+            if the_plan.kinds <= {ChangeKind.STREAM_COPY}:
+                # Already compliant: the source is the output (a rewrite by ffmpeg would change nothing).
+                await asyncio.to_thread(_link, src, out)
+            else:
+                report = self._progress(run, JobStep.TRANSFORM, "Transforming")
 
-            async def on_progress(share: float) -> None:
-                await report(int(share * 1000), 1000)
+                async def on_progress(share: float) -> None:
+                    await report(int(share * 1000), 1000)
 
-            await execute(the_plan, src, out, binary=self.binary, on_progress=on_progress)
+                await execute(the_plan, src, out, binary=self.binary, on_progress=on_progress)
             done = await asyncio.to_thread(DownloadedFile.of, out)
             cp["transform"] = {"path": str(out), "size": done.size, "sha256": done.sha256,
                                "summary": the_plan.summary(), "copy": the_plan.copy_video,
                                "changes": [c.kind.value for c in the_plan.changes]}
-            await self._save(run, JobStep.METADATA, bytes_out=done.size,
+            await self._save(run, JobStep.UPLOAD, bytes_out=done.size,
                              **self._timed(run, JobStep.TRANSFORM, started))
 
         if "metadata" not in cp:
@@ -266,8 +284,7 @@ class ForwardService:
                               source_url=post.permalink or "", source_account=run.source.username or
                               run.source.alias, published_at=aware(post.published_at),
                               source_title=post.title, timezone=self.timezone)
-            cp["metadata"] = rendered.to_json()
-            await self._save(run, JobStep.UPLOAD)
+            cp["metadata"] = rendered.to_json()  # saved with the upload's first state
 
         meta = Rendered.from_json(cp["metadata"])
         request = UploadRequest(
@@ -310,7 +327,7 @@ class ForwardService:
                 cp["verify"] = {"state": verdict.state.value, "privacy": verdict.privacy,
                                 "locked_private": verdict.locked_private, "detail": verdict.detail,
                                 "url": verdict.url}
-                await self._save(run, JobStep.DONE, **self._timed(run, JobStep.VERIFY, started))
+                self._timed(run, JobStep.VERIFY, started)  # written with the success row
 
     # ---- outcomes ----------------------------------------------------------------------
 
@@ -320,7 +337,8 @@ class ForwardService:
         await Job.filter(id=job.id).update(
             status=JobStatus.SUCCESS, step=JobStep.DONE, progress_percent=100, progress_message="Done",
             finished_at=now, lease_owner=None, lease_until=None, error_code=None, error_message=None,
-            destination_post_id=result["post_id"], destination_url=result["url"])
+            destination_post_id=result["post_id"], destination_url=result["url"],
+            checkpoint=run.checkpoint, step_durations=job.step_durations)
         await SourcePost.filter(id=run.post.id).update(outcome=PostOutcome.FORWARDED, reason=None)
         await Connection.filter(id=run.connection.id).update(
             success_count=F("success_count") + 1, total_forwarded=F("total_forwarded") + 1)
@@ -381,6 +399,15 @@ class ForwardService:
                               details={**exc.to_dict(),
                                        "next_retry_at": retry_at.isoformat() if retry_at else None})
         return Outcome(job.id, status, next_retry_at=retry_at, error=exc, paused_connections=tuple(paused))
+
+
+def _link(src: Path, dst: Path) -> None:
+    """``dst`` becomes the same file as ``src`` (a copy across file systems)."""
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 class _Filtered(ForwarderError):

@@ -50,7 +50,8 @@ async def world(db: str, redis: Redis, settings: Settings, keyring: crypto.KeyRi
     custom = settings.model_copy(update={
         "youtube_api_base": yt.base_url + "/", "youtube_web_base": yt.base_url,
         "instagram_api_base": ig.base_url, "data_dir": tmp_path / "data"})
-    runtime = Runtime(custom, keyring, redis_url, redis, build_services(custom, keyring, redis, ArqQueue(redis)))
+    runtime = Runtime(custom, keyring, redis_url, redis,
+                      build_services(custom, keyring, redis, ArqQueue(redis)))
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TELEGRAM_", "ADMIN_", "DATABASE_", "REDIS_", "SECRET_", "WEB_"))}
     env.update(DATA_DIR=str(tmp_path / "data"), DATABASE_URL=database_url, REDIS_URL=redis_url,
@@ -88,7 +89,8 @@ async def kill_when(world: dict[str, Any], reached: Any, timeout: float = 60) ->
     # Time passes: the lease on the row expires, and so does ARQ's in-progress mark of the dead
     # worker's job (after its timeout). A new worker takes the job over.
     await Job.filter(id=job.id).update(lease_until=datetime.now(UTC) - timedelta(seconds=1))
-    await world["runtime"].redis.delete(*[k async for k in world["runtime"].redis.scan_iter("arq:in-progress:*")])
+    redis = world["runtime"].redis
+    await redis.delete(*[k async for k in redis.scan_iter("arq:in-progress:*")])
     return job
 
 
@@ -107,12 +109,16 @@ async def test_sigkill_then_a_new_worker_finishes_once(world: dict[str, Any], sl
     if point == "download":
         ig.slow_seconds = 60
         ig.fail_next("/cdn/", "slow")
-        reached = (lambda j: j.step.value == "download" and j.status is JobStatus.RUNNING)
-    elif point == "transform":
-        reached = (lambda j: j.step.value == "transform")
-    else:
+    elif point == "upload":
         yt.put_delay = 60
-        reached = (lambda j: "state" in (j.checkpoint.get("upload") or {}))
+
+    def reached(job: Job) -> bool:
+        if point == "download":
+            return job.step.value == "download" and job.status is JobStatus.RUNNING
+        if point == "transform":
+            return job.step.value == "transform"
+        return "state" in (job.checkpoint.get("upload") or {})
+
     killed = await kill_when(world, reached)
     yt.put_delay = 0
     ig.slow_seconds = 0
