@@ -243,7 +243,8 @@ class ForwardService:
             src = got.path
             cp["download"] = {"path": str(got.path), "size": got.size, "sha256": got.sha256}
             first = {"started_at": run.job.started_at} if run.job.started_at else {}
-            await self._save(run, JobStep.PROBE, bytes_in=got.size, **first,
+            # The probe is part of the transform step (it is not saved on its own).
+            await self._save(run, JobStep.TRANSFORM, bytes_in=got.size, **first,
                              **self._timed(run, JobStep.DOWNLOAD, started))
 
         out = await asyncio.to_thread(self._file, cp.get("transform"))
