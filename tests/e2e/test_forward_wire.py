@@ -120,3 +120,37 @@ async def test_youtube_to_instagram(wired: Runtime, fakes: tuple[FakeYouTube, Fa
     [upload] = ig.uploads
     assert upload["caption"] == "My short\n\nA description\n\n#reels"
     assert yt.units == 0  # detection through the feed: no quota spent
+
+
+async def test_youtube_to_instagram_graph(db: str, redis: Redis, settings: Settings,
+                                          keyring: crypto.KeyRing,
+                                          fakes: tuple[FakeYouTube, FakeInstagramPrivate],
+                                          clip: bytes) -> None:
+    from tests.fakes.instagram_graph import FakeInstagramGraph
+
+    yt, _ = fakes
+    graph = FakeInstagramGraph()
+    await graph.start()
+    try:
+        custom = settings.model_copy(update={
+            "youtube_api_base": yt.base_url + "/", "youtube_web_base": yt.base_url,
+            "graph_api_base": graph.api_base, "graph_upload_base": graph.upload_base})
+        runtime = Runtime(custom, keyring, custom.redis_url or "", redis,
+                          build_services(custom, keyring, redis, ArqQueue(redis)))
+        runtime.services.platforms.graph_poll_interval = 0
+        _, tube = await accounts(yt, FakeInstagramPrivate())
+        business = await Account.create(platform=Platform.INSTAGRAM, alias="biz",
+                                        auth_method=AuthMethod.GRAPH_API, credentials=graph.credentials())
+        await runtime.services.connections.create({
+            "name": "yt2graph", "type": "youtube_to_instagram", "source_account_id": tube.id,
+            "destination_account_id": business.id, "status": "active"})
+        yt.add_video(title="Graph short", description="caption for graph #g", content=clip,
+                     published_at=datetime.now(UTC) + timedelta(seconds=5))
+        await drain(runtime)
+        [job] = await Job.all()
+        assert job.status is JobStatus.SUCCESS, (job.error_code, job.error_message)
+        [media] = graph.published()
+        assert media.caption == "caption for graph #g" and len(graph.publishes) == 1
+        assert job.destination_post_id == media.id
+    finally:
+        await graph.stop()
