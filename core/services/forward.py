@@ -127,8 +127,10 @@ class ForwardService:
         """Take the job's lease if it is due and nobody holds it."""
         now = self.clock()
         due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now + timedelta(seconds=1))
+        # A running job is taken over only once its lease expired, even by the same worker process:
+        # one process runs many jobs at once, and a second run of the same job must wait.
         free = (Q(status__in=[JobStatus.QUEUED, JobStatus.RETRYING]) & due) | Q(
-            status=JobStatus.RUNNING, lease_until__lt=now) | Q(status=JobStatus.RUNNING, lease_owner=worker)
+            status=JobStatus.RUNNING, lease_until__lt=now)
         taken = await Job.filter(Q(id=job_id) & free).update(
             status=JobStatus.RUNNING, lease_owner=worker, lease_until=now + self.lease,
             attempts=F("attempts") + 1, next_retry_at=None)

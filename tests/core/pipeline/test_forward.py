@@ -323,6 +323,17 @@ async def test_only_one_of_two_workers_runs_a_job(w: World) -> None:
     assert len(w.dst.published) == 1
 
 
+async def test_one_process_never_runs_a_job_twice_at_once(w: World) -> None:
+    w.clock.advance(1)
+    w.src.add_post(published_at=T0 + timedelta(seconds=1))
+    [job_id] = await w.poll()
+    w.dst.fail("upload_bytes", Crash())  # the first run dies mid-upload, its lease stays
+    with pytest.raises(Crash):
+        await w.run(job_id, "host:1")
+    again = await w.run(job_id, "host:1")  # an ARQ retry in the same process, same worker name
+    assert again.skipped and (await job(job_id)).attempts == 1
+
+
 async def test_reconcile_candidates(w: World) -> None:
     w.clock.advance(1)
     for _ in range(3):
