@@ -15,7 +15,7 @@ from core.errors import AuthError, ErrorCode
 from core.models import Account, AuthMethod, Platform
 from core.platforms.base import AccountCredentials, CodeProvider, CredentialStore, Destination, Source
 from core.platforms.proxy import ProxySpec
-from core.platforms.quota import QuotaLedger
+from core.platforms.quota import DEFAULT_DAILY_UNITS, DEFAULT_DAILY_UPLOADS, QuotaLedger
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -25,12 +25,17 @@ class PlatformFactory:
     """Adapters for accounts, configured from settings."""
 
     def __init__(self, settings: Settings, quota: QuotaLedger, *, graph_poll_interval: float = 5.0,
-                 youtube_chunk_size: int | None = None, instagram_configure_wait: float = 10.0) -> None:
+                 youtube_chunk_size: int | None = None, instagram_configure_wait: float = 10.0,
+                 youtube_daily_units: int = DEFAULT_DAILY_UNITS,
+                 youtube_daily_uploads: int = DEFAULT_DAILY_UPLOADS) -> None:
         self.settings = settings
         self.quota = quota
         self.graph_poll_interval = graph_poll_interval
         # instagrapi waits this long for Instagram to transcode before configuring a clip.
         self.instagram_configure_wait = instagram_configure_wait
+        # Budgets per Google project and Pacific day (the admin's quota settings).
+        self.youtube_daily_units = youtube_daily_units
+        self.youtube_daily_uploads = youtube_daily_uploads
         self.youtube_chunk_size = youtube_chunk_size
 
     def _adapter(self, account: Account, proxy: ProxySpec | None, store: CredentialStore,
@@ -44,6 +49,7 @@ class PlatformFactory:
             client = YouTubeClient(
                 store, api_base=s.youtube_api_base, token_uri=s.google_token_uri, proxy=proxy,
                 quota=self.quota, project_key=(account.profile or {}).get("project_key"),
+                daily_units=self.youtube_daily_units, daily_uploads=self.youtube_daily_uploads,
             )
             source = YouTubeSource(client, channel_id=account.external_id, web_base=s.youtube_web_base,
                                    proxy=proxy, ffmpeg=s.ffmpeg_binary)

@@ -94,11 +94,16 @@ class QuotaLedger:
         if amount < 0:
             raise ValueError("amount must not be negative")
         day = pacific_day(now)
-        row, _ = await QuotaUsage.get_or_create(platform=self.platform, project_key=key, day=day)
+        row_of_day = QuotaUsage.filter(platform=self.platform, project_key=key, day=day)
         # One conditional UPDATE: concurrent workers can never push the row past the limit.
-        updated = await QuotaUsage.filter(id=row.id, units__lte=limit - amount).update(
-            units=F("units") + amount, calls=F("calls") + 1
-        )
+        updated = await row_of_day.filter(units__lte=limit - amount).update(
+            units=F("units") + amount, calls=F("calls") + 1)
+        if not updated:
+            # The day's first call (no row yet), or the limit is reached.
+            # (Another worker may have created the row in between: try the update once more.)
+            await QuotaUsage.get_or_create(platform=self.platform, project_key=key, day=day)
+            updated = await row_of_day.filter(units__lte=limit - amount).update(
+                units=F("units") + amount, calls=F("calls") + 1)
         if not updated:
             reset = next_reset(now)
             raise QuotaExceeded(
@@ -107,5 +112,5 @@ class QuotaLedger:
                 reset_at=reset,
                 details={"project_key": key, "limit": limit, "requested": amount},
             )
-        fresh = await QuotaUsage.get(id=row.id)
+        fresh = await row_of_day.get()
         return fresh.units

@@ -11,8 +11,10 @@ exception leaves this module as a ``core.errors`` error.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import socket
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -136,6 +138,34 @@ def discovery_document(api_base: str) -> dict[str, Any]:
     return doc
 
 
+class SharedService:
+    """The YouTube resource tree, built once per base URL and shared by every client.
+
+    Building it parses a large discovery document and generates every method's docstring:
+    milliseconds per client that a busy worker pays per job. Requests made from it carry
+    the placeholder connection below; each client executes them on its own authorized one.
+    """
+
+    def __init__(self, api_base: str) -> None:
+        self.root = build_from_document(discovery_document(api_base), http=httplib2.Http())
+        self._children: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Callable[[], Any]:
+        def child() -> Any:
+            with self._lock:
+                if name not in self._children:
+                    self._children[name] = getattr(self.root, name)()
+                return self._children[name]
+        return child
+
+
+@functools.lru_cache(maxsize=8)
+def shared_service(api_base: str) -> SharedService:
+    """The shared resource tree for ``api_base``."""
+    return SharedService(api_base)
+
+
 class YouTubeClient:
     """An authorized, quota-counted YouTube Data API v3 client for one account."""
 
@@ -168,7 +198,6 @@ class YouTubeClient:
         self._service: Any = None
         self._http: google_auth_httplib2.AuthorizedHttp | None = None
         self._creds: Credentials | None = None
-        self._doc = discovery_document(api_base)
 
     # ---- credentials ---------------------------------------------------------------
 
@@ -199,7 +228,7 @@ class YouTubeClient:
         # A resumable upload answers 308 without Location; httplib2 must not follow it (as build_http does).
         http.redirect_codes = http.redirect_codes - {308}
         self._http = google_auth_httplib2.AuthorizedHttp(self._creds, http=http)
-        self._service = build_from_document(self._doc, http=self._http)
+        self._service = shared_service(self.api_base)
         return self._service
 
     async def _persist_token(self) -> None:
@@ -231,7 +260,7 @@ class YouTubeClient:
         service = await self._ensure()
         await self.spend(units)
         result: dict[str, Any] = await self.run(
-            what, lambda: build(service).execute(num_retries=self.num_retries))
+            what, lambda: build(service).execute(http=self._http, num_retries=self.num_retries))
         return result
 
     async def run(self, what: str, fn: Callable[[], T]) -> T:

@@ -140,8 +140,10 @@ class YouTubeDestination:
         service = await self.client.service()
         media = MediaFileUpload(str(request.video_path), mimetype="video/mp4",
                                 chunksize=self.chunk_size, resumable=True)
-        return service.videos().insert(part="snippet,status", body=self._body(request), media_body=media,
-                                       notifySubscribers=request.notify_subscribers)
+        insert = service.videos().insert(part="snippet,status", body=self._body(request), media_body=media,
+                                         notifySubscribers=request.notify_subscribers)
+        insert.http = self.client.http  # the shared resource's requests run on this account's connection
+        return insert
 
     async def upload(self, request: UploadRequest, save_state: SaveState,
                      progress: Progress | None = None) -> UploadResult:
