@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.bootstrap import open_runtime  # noqa: E402
 from core.models import Account, AuthMethod, Job, JobStatus, Platform  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from core.video import locate  # noqa: E402
 from jobs.queue import ArqQueue  # noqa: E402
 from jobs.worker import build_worker  # noqa: E402
 from tests.fakes.instagram_private import FakeInstagramPrivate, FakeReel  # noqa: E402
+from tests.fakes.media import make_clip  # noqa: E402
 from tests.fakes.youtube import FakeYouTube  # noqa: E402
 
 
@@ -51,13 +50,7 @@ class QueryCounter(logging.Handler):
 
 
 def tiny_clip(folder: Path) -> bytes:
-    path = folder / "tiny.mp4"
-    subprocess.run(
-        [locate(None).ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=360x640:r=30:d=3.2",
-         "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3.2", "-c:v", "libx264", "-preset", "ultrafast",
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart",
-         str(path)], check=True)
-    return path.read_bytes()
+    return make_clip(folder / "tiny.mp4", seconds=3.2).read_bytes()
 
 
 async def serve_fakes(posts: int, clip_path: str) -> None:

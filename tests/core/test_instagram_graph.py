@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +35,7 @@ from core.platforms.instagram_graph import InstagramGraphAdapter
 from core.platforms.proxy import ProxySpec
 from core.redis_embedded import free_port
 from tests.fakes.instagram_graph import VERSION, FakeInstagramGraph
-from tests.fakes.proxies import PASSWORD, TARGET_HOST, USERNAME, ProxyServers
+from tests.fakes.proxies import PASSWORD, TARGET_HOST, USERNAME, ProxyServers, refuse_local_dns
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 VIDEO_SIZE = 2_500_000
@@ -654,20 +653,7 @@ def proxies() -> Iterator[ProxyServers]:
 @pytest.fixture
 def local_dns_refused(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """This process resolves only IP literals, so a name reaches the fake only through the proxy."""
-    asked: list[str] = []
-    original = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        try:
-            socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
-        except OSError:
-            asked.append(name)
-            raise socket.gaierror(socket.EAI_NONAME, f"{name} must be resolved by the proxy") from None
-        return original(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return asked
+    return refuse_local_dns(monkeypatch)
 
 
 def proxy_spec(proxies: ProxyServers, mode: str, password: str = PASSWORD) -> ProxySpec:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,8 +32,8 @@ from core.platforms.youtube_upload import (
     youtube_tags,
     youtube_title,
 )
-from core.video import locate
 from tests.fakes.google_oauth import FakeGoogleOAuth
+from tests.fakes.media import make_clip
 from tests.fakes.proxies import PASSWORD, TARGET_HOST, USERNAME, ProxyServers, refuse_local_dns
 from tests.fakes.youtube import FakeYouTube
 
@@ -54,11 +53,7 @@ async def yt() -> AsyncIterator[FakeYouTube]:
 def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A real 1 s vertical MP4."""
     path = tmp_path_factory.mktemp("yt") / "clip.mp4"
-    subprocess.run(
-        [locate(None).ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=360x640:r=10:d=1",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
-         str(path)], check=True)
-    return path.read_bytes()
+    return make_clip(path, seconds=1, fps=10, audio=False).read_bytes()
 
 
 @pytest.fixture

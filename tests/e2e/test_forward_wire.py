@@ -3,7 +3,6 @@ worker: Instagram (private API) -> YouTube and YouTube -> Instagram."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,10 +14,10 @@ from core import crypto
 from core.bootstrap import Runtime, build_services
 from core.models import Account, AuthMethod, Job, JobStatus, Platform, SourcePost
 from core.settings import Settings
-from core.video import locate
 from jobs.queue import ArqQueue
 from jobs.worker import build_worker
 from tests.fakes.instagram_private import FakeInstagramPrivate, FakeReel
+from tests.fakes.media import make_clip
 from tests.fakes.youtube import FakeYouTube
 
 TOKEN = "ya29.fake-access"
@@ -26,13 +25,7 @@ TOKEN = "ya29.fake-access"
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = tmp_path_factory.mktemp("e2e") / "reel.mp4"
-    subprocess.run(
-        [locate(None).ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=540x960:r=30:d=3.5",
-         "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3.5", "-c:v", "libx264", "-preset", "ultrafast",
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart",
-         str(path)], check=True)
-    return path.read_bytes()
+    return make_clip(tmp_path_factory.mktemp("e2e") / "reel.mp4", size="540x960").read_bytes()
 
 
 @pytest.fixture

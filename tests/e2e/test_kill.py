@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,10 +19,10 @@ from core import crypto
 from core.bootstrap import Runtime, build_services
 from core.models import Job, JobStatus
 from core.settings import Settings
-from core.video import locate
 from jobs.queue import ArqQueue
 from tests.e2e.test_forward_wire import accounts, drain
 from tests.fakes.instagram_private import FakeInstagramPrivate, FakeReel
+from tests.fakes.media import make_clip
 from tests.fakes.youtube import FakeYouTube
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SIGKILL semantics")
@@ -32,13 +31,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SIGKILL semanti
 @pytest.fixture(scope="module")
 def slow_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A clip whose upscale takes a few seconds, so the transform can be caught in the act."""
-    path = tmp_path_factory.mktemp("kill") / "reel.mp4"
-    subprocess.run(
-        [locate(None).ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=540x960:r=30:d=3.5",
-         "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3.5", "-c:v", "libx264", "-preset", "ultrafast",
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart",
-         str(path)], check=True)
-    return path.read_bytes()
+    return make_clip(tmp_path_factory.mktemp("kill") / "reel.mp4", size="540x960").read_bytes()
 
 
 @pytest.fixture

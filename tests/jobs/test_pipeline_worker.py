@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,21 +12,15 @@ import pytest
 from core.bootstrap import Runtime
 from core.errors import ErrorCode, TransientError
 from core.models import Account, AuthMethod, Job, JobStatus, Platform
-from core.video import locate
 from jobs.queue import ArqQueue
 from jobs.worker import build_worker
+from tests.fakes.media import make_clip
 from tests.fakes.platforms import MemoryPlatforms
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("worker") / "reel.mp4"
-    subprocess.run(
-        [locate(None).ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=360x640:r=30:d=3.5",
-         "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3.5", "-c:v", "libx264", "-preset", "ultrafast",
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart",
-         str(path)], check=True)
-    return path
+    return make_clip(tmp_path_factory.mktemp("worker") / "reel.mp4")
 
 
 @pytest.fixture

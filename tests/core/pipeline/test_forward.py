@@ -4,7 +4,6 @@ checkpoints, retries, dead letter, CAPTCHA, crashes and takeover."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +37,7 @@ from core.services.connections import ConnectionService
 from core.services.forward import ForwardService
 from core.services.jobs import JobService
 from core.services.polls import PollService
-from core.video import locate
+from tests.fakes.media import make_clip
 from tests.fakes.platforms import Crash, MemoryPlatforms
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
@@ -57,13 +56,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pipeline") / "reel.mp4"
-    subprocess.run(
-        [locate(None).ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=360x640:r=30:d=3.5",
-         "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3.5", "-c:v", "libx264", "-preset", "ultrafast",
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart",
-         str(path)], check=True)
-    return path
+    return make_clip(tmp_path_factory.mktemp("pipeline") / "reel.mp4")
 
 
 @dataclass
