@@ -267,6 +267,7 @@ class ForwardService:
             if the_plan.kinds <= {ChangeKind.STREAM_COPY}:
                 # Already compliant: the source is the output (a rewrite by ffmpeg would change nothing).
                 await asyncio.to_thread(_link, src, out)
+                done = DownloadedFile(path=out, size=cp["download"]["size"], sha256=cp["download"]["sha256"])
             else:
                 report = self._progress(run, JobStep.TRANSFORM, "Transforming")
 
@@ -274,7 +275,7 @@ class ForwardService:
                     await report(int(share * 1000), 1000)
 
                 await execute(the_plan, src, out, binary=self.binary, on_progress=on_progress)
-            done = await asyncio.to_thread(DownloadedFile.of, out)
+                done = await asyncio.to_thread(DownloadedFile.of, out)
             cp["transform"] = {"path": str(out), "size": done.size, "sha256": done.sha256,
                                "summary": the_plan.summary(), "copy": the_plan.copy_video,
                                "changes": [c.kind.value for c in the_plan.changes]}
