@@ -20,8 +20,10 @@ from core.db import close_db, init_db, run_migrations
 from core.errors import ConfigError
 from core.platforms.factory import PlatformFactory
 from core.platforms.quota import QuotaLedger
+from core.platforms.telegram import TelegramSender
 from core.platforms.youtube_oauth import OAuthService
 from core.redis_embedded import EmbeddedRedis
+from core.services.alerts import AlertService
 from core.services.connections import ConnectionService
 from core.services.dry_run import DryRunService
 from core.services.forward import ForwardService
@@ -47,6 +49,7 @@ class Services:
     jobs: JobService
     connections: ConnectionService
     dry_run: DryRunService
+    alerts: AlertService
 
 
 QueueFactory = Callable[[Redis], JobQueue]
@@ -59,6 +62,10 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
     platforms = PlatformFactory(settings, quota)
     queue = queue or NoQueue()
     polls = PollService(platforms, timezone=settings.timezone)
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    alerts = AlertService(TelegramSender(settings.telegram_api_base, token) if token else None,
+                          chat_id=settings.alert_chat_id, timezone=settings.timezone,
+                          public_base_url=settings.public_base_url)
     return Services(
         health=HealthService(redis),
         proxies=ProxyService(settings.proxy_check_urls),
@@ -68,11 +75,12 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
         queue=queue,
         polls=polls,
         forward=ForwardService(platforms, settings.data_dir.resolve(), timezone=settings.timezone,
-                               ffmpeg_setting=settings.ffmpeg_binary),
-        jobs=JobService(queue, factory=platforms),
+                               ffmpeg_setting=settings.ffmpeg_binary, alerts=alerts),
+        jobs=JobService(queue, factory=platforms, alerts=alerts),
         connections=ConnectionService(polls, queue),
         dry_run=DryRunService(platforms, ffmpeg_setting=settings.ffmpeg_binary,
                               timezone=settings.timezone),
+        alerts=alerts,
     )
 
 

@@ -75,3 +75,9 @@ async def reconcile(ctx: dict[str, Any]) -> int:
     if requeued:
         log.info("reconcile re-enqueued %d job(s)", requeued)
     return requeued
+
+
+async def deliver_alerts(ctx: dict[str, Any]) -> int:
+    """Cron: send pending alerts from the outbox, within Telegram's limits."""
+    report = await _runtime(ctx).services.alerts.deliver()
+    return report.sent

@@ -15,7 +15,7 @@ from arq.worker import Worker
 from core.bootstrap import Runtime, open_runtime, worker_id
 from core.settings import load_settings
 from jobs.queue import ArqQueue
-from jobs.tasks import forward_job, poll_connection, reconcile, schedule_polls
+from jobs.tasks import deliver_alerts, forward_job, poll_connection, reconcile, schedule_polls
 
 log = logging.getLogger("forwarder.worker")
 
@@ -77,6 +77,7 @@ def cron_jobs() -> list[Any]:
         cron(heartbeat, second={0, 15, 30, 45}, run_at_startup=True, timeout=30),
         cron(schedule_polls, second=5, run_at_startup=True, timeout=60),
         cron(reconcile, second=35, run_at_startup=True, timeout=120),
+        cron(deliver_alerts, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
     ]
 
 

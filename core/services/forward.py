@@ -39,7 +39,7 @@ from core.models import (
     PostOutcome,
     SourcePost,
 )
-from core.pipeline import effects
+from core.pipeline import effects, job_alerts
 from core.pipeline.metadata import Rendered, Templates, render
 from core.pipeline.proxy_choice import choose_proxy
 from core.pipeline.rules import Filters, RetryPolicy, aware
@@ -47,6 +47,7 @@ from core.pipeline.transform import transform_options
 from core.platforms.base import DownloadedFile, PublishState, RemotePost, UploadRequest
 from core.platforms.factory import PlatformFactory
 from core.platforms.proxy import ProxySpec
+from core.services.alerts import AlertService
 from core.video import (
     ChangeKind,
     FFmpegBinary,
@@ -101,7 +102,7 @@ class ForwardService:
                  lease_seconds: float = 120.0, clock: Callable[[], datetime] = utcnow,
                  binary: FFmpegBinary | None = None, ffmpeg_setting: str | None = None,
                  media_url: Callable[[Path], str | None] | None = None,
-                 progress_every: float = 1.0) -> None:
+                 progress_every: float = 1.0, alerts: AlertService | None = None) -> None:
         self.factory = factory
         self.data_dir = data_dir
         self.timezone = timezone
@@ -111,6 +112,7 @@ class ForwardService:
         self._ffmpeg_setting = ffmpeg_setting
         self.media_url = media_url
         self.progress_every = progress_every
+        self.alerts = alerts
 
     @property
     def binary(self) -> FFmpegBinary:
@@ -354,6 +356,7 @@ class ForwardService:
                               job_id=job.id, connection_id=run.connection.id, message=message,
                               details={"attempts": job.attempts, "durations": job.step_durations})
         await asyncio.to_thread(shutil.rmtree, run.folder, True)
+        await job_alerts.job_succeeded(self.alerts, job, run.connection, result["url"], job.error_message)
         return Outcome(job.id, JobStatus.SUCCESS)
 
     async def _failed(self, job: Job, run: _Run | None, exc: ForwarderError) -> Outcome:
@@ -391,6 +394,7 @@ class ForwardService:
             await SourcePost.filter(id=job.source_post_id).update(  # type: ignore[attr-defined]
                 outcome=PostOutcome.FAILED, reason=f"{exc.code.value}: {exc.message}"[:1000])
             await Connection.filter(id=connection.id).update(failure_count=F("failure_count") + 1)
+        previous = account.status
         if exc.code in effects.ACCOUNT_STATUS_FOR:
             paused = await effects.account_needs_attention(account, exc.code, exc.message)
         elif exc.code in effects.PAUSE_CONNECTION_FOR and status is JobStatus.FAILED:
@@ -402,6 +406,8 @@ class ForwardService:
                                       f"{exc.code.value}: {exc.message}"[:2000],
                               details={**exc.to_dict(),
                                        "next_retry_at": retry_at.isoformat() if retry_at else None})
+        await job_alerts.job_outcome(self.alerts, job, connection, status, exc, account, previous,
+                                     policy.max_attempts, retry_at)
         return Outcome(job.id, status, next_retry_at=retry_at, error=exc, paused_connections=tuple(paused))
 
 

@@ -72,9 +72,10 @@ class CaptchaResolution:
 class JobService:
     """Job queries and admin actions."""
 
-    def __init__(self, queue: JobQueue | None = None, *, factory: Any = None,
+    def __init__(self, queue: JobQueue | None = None, *, factory: Any = None, alerts: Any = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.queue: JobQueue = queue or NoQueue()
+        self.alerts = alerts  # an AlertService
         self.factory = factory  # a PlatformFactory, for security codes
         self.clock = clock
 
@@ -179,6 +180,14 @@ class JobService:
                               details={"notes": notes, **result.to_dict(account.alias)})
         for job_id in result.jobs_requeued:
             await self.queue.enqueue_forward(job_id)
+        if self.alerts is not None:
+            from core.services.alerts import AlertKind
+
+            await self.alerts.notify(
+                AlertKind.CAPTCHA_RESOLVED, account=f"{account.alias} ({account.platform.value})",
+                account_id=account.id, details=notes or "Marked solved by the admin",
+                status=f"{len(result.jobs_requeued)} job(s) requeued, "
+                       f"{len(result.connections_resumed)} connection(s) resumed (monitoring resumed)")
         return result
 
     async def submit_security_code(self, account_id: int, code: str) -> CaptchaResolution:
