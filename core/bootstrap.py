@@ -29,6 +29,7 @@ from core.services.dry_run import DryRunService
 from core.services.forward import ForwardService
 from core.services.health import HealthService
 from core.services.jobs import JobQueue, JobService, NoQueue
+from core.services.monitors import MonitorService
 from core.services.polls import PollService
 from core.services.proxies import ProxyService
 from core.settings import Settings
@@ -50,6 +51,7 @@ class Services:
     connections: ConnectionService
     dry_run: DryRunService
     alerts: AlertService
+    monitors: MonitorService
 
 
 QueueFactory = Callable[[Redis], JobQueue]
@@ -66,10 +68,12 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
     alerts = AlertService(TelegramSender(settings.telegram_api_base, token) if token else None,
                           chat_id=settings.alert_chat_id, timezone=settings.timezone,
                           public_base_url=settings.public_base_url)
+    proxies = ProxyService(settings.proxy_check_urls)
+    oauth = OAuthService.from_settings(settings, crypto.derive_key(keyring, "oauth-state"))
     return Services(
         health=HealthService(redis),
-        proxies=ProxyService(settings.proxy_check_urls),
-        oauth=OAuthService.from_settings(settings, crypto.derive_key(keyring, "oauth-state")),
+        proxies=proxies,
+        oauth=oauth,
         quota=quota,
         platforms=platforms,
         queue=queue,
@@ -81,6 +85,8 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
         dry_run=DryRunService(platforms, ffmpeg_setting=settings.ffmpeg_binary,
                               timezone=settings.timezone),
         alerts=alerts,
+        monitors=MonitorService(alerts=alerts, oauth=oauth, factory=platforms, proxies=proxies,
+                                data_dir=settings.data_dir.resolve()),
     )
 
 

@@ -81,3 +81,23 @@ async def deliver_alerts(ctx: dict[str, Any]) -> int:
     """Cron: send pending alerts from the outbox, within Telegram's limits."""
     report = await _runtime(ctx).services.alerts.deliver()
     return report.sent
+
+
+async def check_tokens(ctx: dict[str, Any]) -> list[str]:
+    """Cron, every 6 h: token expiry warnings and expiries."""
+    return (await _runtime(ctx).services.monitors.check_tokens()).changed
+
+
+async def refresh_tokens(ctx: dict[str, Any]) -> list[str]:
+    """Cron, hourly: refresh tokens that are due."""
+    return (await _runtime(ctx).services.monitors.refresh_tokens()).changed
+
+
+async def check_proxies(ctx: dict[str, Any]) -> list[str]:
+    """Cron, every 30 min: proxy health, pauses and recoveries."""
+    return (await _runtime(ctx).services.monitors.check_proxies()).changed
+
+
+async def retention(ctx: dict[str, Any]) -> int:
+    """Cron, daily: delete what is past its retention; return the freed bytes."""
+    return (await _runtime(ctx).services.monitors.retention()).freed_bytes

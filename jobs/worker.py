@@ -15,7 +15,17 @@ from arq.worker import Worker
 from core.bootstrap import Runtime, open_runtime, worker_id
 from core.settings import load_settings
 from jobs.queue import ArqQueue
-from jobs.tasks import deliver_alerts, forward_job, poll_connection, reconcile, schedule_polls
+from jobs.tasks import (
+    check_proxies,
+    check_tokens,
+    deliver_alerts,
+    forward_job,
+    poll_connection,
+    reconcile,
+    refresh_tokens,
+    retention,
+    schedule_polls,
+)
 
 log = logging.getLogger("forwarder.worker")
 
@@ -78,6 +88,10 @@ def cron_jobs() -> list[Any]:
         cron(schedule_polls, second=5, run_at_startup=True, timeout=60),
         cron(reconcile, second=35, run_at_startup=True, timeout=120),
         cron(deliver_alerts, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
+        cron(check_tokens, hour={0, 6, 12, 18}, minute=7, second=0, timeout=300),
+        cron(refresh_tokens, minute=17, second=0, timeout=600),
+        cron(check_proxies, minute={3, 33}, second=0, timeout=600),
+        cron(retention, hour=4, minute=11, second=0, timeout=1800),
     ]
 
 
