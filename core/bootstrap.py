@@ -23,6 +23,7 @@ from core.platforms.quota import QuotaLedger
 from core.platforms.telegram import TelegramSender
 from core.platforms.youtube_oauth import OAuthService
 from core.redis_embedded import EmbeddedRedis
+from core.services.accounts import AccountService
 from core.services.alerts import AlertService
 from core.services.connections import ConnectionService
 from core.services.dry_run import DryRunService
@@ -52,6 +53,7 @@ class Services:
     dry_run: DryRunService
     alerts: AlertService
     monitors: MonitorService
+    accounts: AccountService
 
 
 QueueFactory = Callable[[Redis], JobQueue]
@@ -87,6 +89,7 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
         alerts=alerts,
         monitors=MonitorService(alerts=alerts, oauth=oauth, factory=platforms, proxies=proxies,
                                 data_dir=settings.data_dir.resolve()),
+        accounts=AccountService(platforms, oauth),
     )
 
 

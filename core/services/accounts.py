@@ -1,0 +1,216 @@
+"""Accounts: add (verified live before they are saved), list, token status, update, delete.
+
+* Instagram through the private API: alias, username, password, an optional 2FA code or a
+  saved session JSON; the login happens before anything is stored.
+* Instagram through the Graph API: alias, token, IG user id or page id, optional expiry;
+  the account is identified with the token before it is stored.
+* YouTube: the uploaded ``client_secret.json`` is checked, an account row waits in
+  ``requires_reauth`` with the consent URL; ``finish_youtube`` runs after the OAuth
+  callback (or a pasted code) and records the channel it finds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from core.errors import ForwarderError, InvalidInput, NotFound
+from core.models import Account, AccountStatus, AuthMethod, Connection, Platform
+from core.pipeline.effects import uses
+from core.pipeline.rules import aware
+from core.platforms.base import MemoryCredentials
+from core.platforms.factory import PlatformFactory
+from core.platforms.youtube_oauth import ClientSecretError, OAuthService, parse_client_secret
+
+ALIAS_MAX = 64
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AccountService:
+    """Every account action of the specification (§4.2, §4.6)."""
+
+    def __init__(self, factory: PlatformFactory, oauth: OAuthService, *, owner_id: int = 0,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.factory = factory
+        self.oauth = oauth
+        self.owner_id = owner_id
+        self.clock = clock
+
+    async def get(self, account_id: int) -> Account:
+        account = await Account.get_or_none(id=account_id, owner_id=self.owner_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} does not exist")
+        return account
+
+    async def list(self, platform: Platform | None = None) -> list[Account]:
+        query = Account.filter(owner_id=self.owner_id)
+        if platform is not None:
+            query = query.filter(platform=platform)
+        return list(await query.order_by("platform", "alias"))
+
+    async def _alias(self, alias: str, errors: dict[str, str], exclude: int | None = None) -> str:
+        alias = (alias or "").strip()
+        if not 1 <= len(alias) <= ALIAS_MAX:
+            errors["alias"] = f"give the account a name of 1 to {ALIAS_MAX} characters"
+        elif await Account.filter(owner_id=self.owner_id, alias=alias).exclude(id=exclude or 0).exists():
+            errors["alias"] = f"an account named '{alias}' already exists; pick another name"
+        return alias
+
+    # ---- Instagram ------------------------------------------------------------------
+
+    async def add_instagram_private(self, alias: str, username: str, password: str, *,
+                                    verification_code: str | None = None,
+                                    session_json: str | None = None) -> Account:
+        """Log in first; store the account only when Instagram accepted it."""
+        errors: dict[str, str] = {}
+        alias = await self._alias(alias, errors)
+        username = (username or "").strip().lstrip("@")
+        if not username:
+            errors["username"] = "type the Instagram username"
+        if not password and not session_json:
+            errors["password"] = "type the password (or give a saved session)"
+        session: dict[str, Any] | None = None
+        if session_json:
+            try:
+                session = json.loads(session_json)
+                if not isinstance(session, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                errors["session_json"] = "the session is not a JSON object exported by instagrapi"
+        if errors:
+            raise InvalidInput(errors)
+        creds: dict[str, Any] = {"username": username, "password": password}
+        if session:
+            creds["session"] = session
+        store = MemoryCredentials(creds)
+        probe = Account(platform=Platform.INSTAGRAM, auth_method=AuthMethod.PRIVATE_API, alias=alias)
+        async with self.factory.source(probe, store=store) as adapter:
+            info = await adapter.login(verification_code)  # type: ignore[attr-defined]
+        return await Account.create(
+            owner_id=self.owner_id, platform=Platform.INSTAGRAM, auth_method=AuthMethod.PRIVATE_API,
+            alias=alias, username=info.username or username, external_id=info.external_id,
+            credentials=store.credentials, status=AccountStatus.ACTIVE, last_verified_at=self.clock(),
+            profile={"full_name": info.title})
+
+    async def add_instagram_graph(self, alias: str, access_token: str, *, ig_user_id: str | None = None,
+                                  page_id: str | None = None, token_expiry: datetime | None = None,
+                                  app_id: str | None = None, app_secret: str | None = None) -> Account:
+        """Identify the account with the token; store it when the token works."""
+        errors: dict[str, str] = {}
+        alias = await self._alias(alias, errors)
+        if not (access_token or "").strip():
+            errors["access_token"] = "paste the long-lived access token"
+        if not (ig_user_id or page_id):
+            errors["ig_user_id"] = "give the Instagram user id or the Facebook page id"
+        for name, value in (("ig_user_id", ig_user_id), ("page_id", page_id)):
+            if value and not str(value).strip().isdigit():
+                errors[name] = "an id is digits only"
+        if errors:
+            raise InvalidInput(errors)
+        creds: dict[str, Any] = {"access_token": access_token.strip()}
+        for key, value in (("ig_user_id", ig_user_id), ("page_id", page_id), ("app_id", app_id),
+                           ("app_secret", app_secret)):
+            if value:
+                creds[key] = str(value).strip()
+        if token_expiry:
+            creds["token_expires_at"] = token_expiry.isoformat()
+        store = MemoryCredentials(creds)
+        probe = Account(platform=Platform.INSTAGRAM, auth_method=AuthMethod.GRAPH_API, alias=alias)
+        async with self.factory.source(probe, store=store) as adapter:
+            info = await adapter.identify()
+        return await Account.create(
+            owner_id=self.owner_id, platform=Platform.INSTAGRAM, auth_method=AuthMethod.GRAPH_API,
+            alias=alias, username=info.username, external_id=info.external_id, credentials=store.credentials,
+            token_expiry=token_expiry, status=AccountStatus.ACTIVE, last_verified_at=self.clock(),
+            profile={"name": info.title})
+
+    # ---- YouTube --------------------------------------------------------------------
+
+    async def start_youtube(self, alias: str, client_secret: bytes, chat_id: int | None = None
+                            ) -> tuple[Account, str]:
+        """Check the client secret, create the waiting account, return it with the consent URL."""
+        errors: dict[str, str] = {}
+        alias = await self._alias(alias, errors)
+        try:
+            secret = parse_client_secret(client_secret)
+        except ClientSecretError as exc:
+            errors["client_secret"] = str(exc)
+        if errors:
+            raise InvalidInput(errors)
+        async with in_transaction():
+            account = await Account.create(
+                owner_id=self.owner_id, platform=Platform.YOUTUBE, auth_method=AuthMethod.OAUTH, alias=alias,
+                status=AccountStatus.REQUIRES_REAUTH, status_reason="waiting for the Google authorization",
+                profile={"project_key": secret.project_id or secret.client_id})
+        url = await self.oauth.start(account, secret, chat_id)
+        return account, url
+
+    async def reauthorize_youtube(self, account_id: int, chat_id: int | None = None) -> str:
+        """A new consent URL for an account whose authorization was lost."""
+        account = await self.get(account_id)
+        raw = (account.credentials or {}).get("client_secret")
+        if account.platform != Platform.YOUTUBE or not raw:
+            raise ForwarderError(f"Account {account.alias} is not a YouTube account with a client secret")
+        return await self.oauth.start(account, parse_client_secret(json.dumps(raw).encode()), chat_id)
+
+    async def finish_youtube(self, account: Account) -> Account:
+        """After the tokens are stored: find the channel and record it."""
+        async with self.factory.source(account) as adapter:
+            info = await adapter.identify()
+        account.external_id = info.external_id
+        account.username = info.username
+        account.profile = {**(account.profile or {}), "channel_title": info.title, **dict(info.extra)}
+        account.last_verified_at = self.clock()
+        await account.save(update_fields=["external_id", "username", "profile", "last_verified_at",
+                                          "updated_at"])
+        return account
+
+    # ---- status, update, delete -------------------------------------------------------
+
+    async def token_status(self, account_id: int) -> dict[str, Any]:
+        """Status, expiry and days left (the specification's token status)."""
+        account = await self.get(account_id)
+        expiry = aware(account.token_expiry)
+        refreshable = bool((account.credentials or {}).get("refresh_token"))
+        left = (expiry - self.clock()).total_seconds() / 86400 if expiry else None
+        return {"account_id": account.id, "alias": account.alias, "platform": account.platform.value,
+                "status": account.status.value, "reason": account.status_reason,
+                "token_expiry": expiry.isoformat() if expiry else None,
+                "days_left": round(left, 2) if left is not None else None,
+                "auto_refresh": refreshable or account.auth_method == AuthMethod.GRAPH_API,
+                "alert_before_days": account.alert_before_days}
+
+    async def update(self, account_id: int, *, alias: str | None = None,
+                     alert_before_days: int | None = None, default_proxy_id: int | None | bool = False
+                     ) -> Account:
+        """Rename, change the expiry warning or the default proxy (False: unchanged)."""
+        account = await self.get(account_id)
+        errors: dict[str, str] = {}
+        if alias is not None:
+            account.alias = await self._alias(alias, errors, exclude=account.id)
+        if alert_before_days is not None:
+            if not 0 <= alert_before_days <= 60:
+                errors["alert_before_days"] = "warn 0 to 60 days before a token expires"
+            account.alert_before_days = alert_before_days
+        if default_proxy_id is not False:
+            account.default_proxy_id = default_proxy_id  # type: ignore[attr-defined]
+        if errors:
+            raise InvalidInput(errors)
+        await account.save()
+        return account
+
+    async def delete(self, account_id: int) -> None:
+        """Delete an account no connection uses."""
+        account = await self.get(account_id)
+        names: list[Any] = await Connection.filter(uses(account.id)).values_list("name", flat=True)
+        if names:
+            raise ForwarderError(f"Account {account.alias} is used by {', '.join(sorted(names))}; "
+                                 "delete or change those connections first")
+        await account.delete()

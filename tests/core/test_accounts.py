@@ -1,0 +1,135 @@
+"""Adding accounts, verified live over the fakes before anything is stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlparse
+
+import aiohttp
+import pytest
+
+from core.errors import AuthError, ErrorCode, ForwarderError, InvalidInput
+from core.models import Account, AccountStatus, AuthMethod, Connection, Direction, Platform
+from core.platforms.factory import PlatformFactory
+from core.platforms.quota import QuotaLedger
+from core.platforms.youtube_oauth import OAuthService
+from core.services.accounts import AccountService
+from core.settings import Settings
+from tests.fakes.google_oauth import FakeGoogleOAuth
+from tests.fakes.instagram_graph import FakeInstagramGraph
+from tests.fakes.instagram_private import FakeInstagramPrivate
+from tests.fakes.youtube import FakeYouTube
+
+SECRET = json.dumps({"installed": {"client_id": "fake-client.apps.googleusercontent.com",
+                                   "client_secret": "fake-secret", "project_id": "proj-1",
+                                   "redirect_uris": ["http://localhost"]}}).encode()
+
+
+class IssuedBy:
+    """The fake YouTube accepts exactly the access tokens the fake Google issued."""
+
+    def __init__(self, google: FakeGoogleOAuth) -> None:
+        self.google = google
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.google.access_tokens
+
+
+@pytest.fixture
+async def fakes(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, object]]:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    ig, graph, google, yt = FakeInstagramPrivate(), FakeInstagramGraph(), FakeGoogleOAuth(), FakeYouTube()
+    for fake in (ig, graph, google, yt):
+        await fake.start()
+    yt.tokens = IssuedBy(google)  # type: ignore[assignment]
+    yield {"ig": ig, "graph": graph, "google": google, "yt": yt}
+    for fake in (ig, graph, google, yt):
+        await fake.stop()
+
+
+@pytest.fixture
+def accounts(fakes: dict[str, object], settings: Settings) -> AccountService:
+    ig, graph, google, yt = (fakes[k] for k in ("ig", "graph", "google", "yt"))
+    custom = settings.model_copy(update={
+        "instagram_api_base": ig.base_url, "graph_api_base": graph.api_base,  # type: ignore[attr-defined]
+        "graph_upload_base": graph.upload_base, "google_auth_uri": google.auth_uri,  # type: ignore[attr-defined]
+        "google_token_uri": google.token_uri, "youtube_api_base": yt.base_url + "/",  # type: ignore[attr-defined]
+        "youtube_web_base": yt.base_url, "public_base_url": "http://127.0.0.1:9"})  # type: ignore[attr-defined]
+    oauth = OAuthService.from_settings(custom, b"k" * 32)
+    return AccountService(PlatformFactory(custom, QuotaLedger()), oauth)
+
+
+async def test_instagram_private_is_verified_before_it_is_saved(db: str, accounts: AccountService,
+                                                                fakes: dict[str, object]) -> None:
+    ig: FakeInstagramPrivate = fakes["ig"]  # type: ignore[assignment]
+    with pytest.raises(AuthError) as info:
+        await accounts.add_instagram_private("insta", ig.username, "wrong password")
+    assert info.value.code is ErrorCode.INVALID_CREDENTIALS and await Account.all().count() == 0
+    account = await accounts.add_instagram_private("insta", ig.username, ig.password)
+    assert (account.username, account.external_id, account.status) == (
+        ig.username, str(ig.user_pk), AccountStatus.ACTIVE)
+    assert "session" in account.credentials and account.credentials["password"] == ig.password
+    with pytest.raises(InvalidInput) as dup:
+        await accounts.add_instagram_private("insta", ig.username, ig.password)
+    assert dup.value.fields == {"alias": "an account named 'insta' already exists; pick another name"}
+
+
+async def test_instagram_private_with_two_factor(db: str, accounts: AccountService,
+                                                 fakes: dict[str, object]) -> None:
+    ig: FakeInstagramPrivate = fakes["ig"]  # type: ignore[assignment]
+    ig.two_factor = True
+    with pytest.raises(AuthError) as info:
+        await accounts.add_instagram_private("insta", ig.username, ig.password)
+    assert "two-factor" in info.value.message.lower() or "2fa" in info.value.message.lower()
+    account = await accounts.add_instagram_private("insta", ig.username, ig.password,
+                                                   verification_code=ig.two_factor_code)
+    assert account.status is AccountStatus.ACTIVE
+
+
+async def test_instagram_graph_by_page_id(db: str, accounts: AccountService,
+                                          fakes: dict[str, object]) -> None:
+    graph: FakeInstagramGraph = fakes["graph"]  # type: ignore[assignment]
+    creds = graph.credentials()
+    with pytest.raises(InvalidInput) as info:
+        await accounts.add_instagram_graph("biz", "", ig_user_id="abc")
+    assert set(info.value.fields) == {"access_token", "ig_user_id"}
+    expiry = datetime.now(UTC) + timedelta(days=50)
+    account = await accounts.add_instagram_graph("biz", creds["access_token"], page_id=graph.page_id,
+                                                 token_expiry=expiry)
+    assert account.external_id == graph.ig_user_id and account.auth_method is AuthMethod.GRAPH_API
+    status = await accounts.token_status(account.id)
+    assert status["status"] == "active" and 49.9 < status["days_left"] <= 50
+    with pytest.raises(AuthError):
+        await accounts.add_instagram_graph("biz2", "not-a-token", ig_user_id=graph.ig_user_id)
+
+
+async def test_youtube_consent_then_channel(db: str, accounts: AccountService,
+                                            fakes: dict[str, object]) -> None:
+    yt: FakeYouTube = fakes["yt"]  # type: ignore[assignment]
+    with pytest.raises(InvalidInput) as info:
+        await accounts.start_youtube("tube", b"{not json")
+    assert info.value.fields["client_secret"].startswith("not valid JSON")
+    account, url = await accounts.start_youtube("tube", SECRET, chat_id=7)
+    assert account.status is AccountStatus.REQUIRES_REAUTH
+    async with aiohttp.ClientSession() as http, http.get(url, allow_redirects=False) as resp:
+        callback = {k: v[0] for k, v in parse_qs(urlparse(resp.headers["Location"]).query).items()}
+    done = await accounts.oauth.complete(callback["state"], callback["code"])
+    channel = await accounts.finish_youtube(done)
+    assert channel.external_id == yt.channel_id and channel.profile["channel_title"] == "Fake Channel"
+    assert channel.status is AccountStatus.ACTIVE and channel.profile["project_key"] == "proj-1"
+
+
+async def test_delete_refuses_an_account_in_use(db: str, accounts: AccountService) -> None:
+    a = await Account.create(platform=Platform.INSTAGRAM, alias="a", auth_method=AuthMethod.PRIVATE_API)
+    b = await Account.create(platform=Platform.YOUTUBE, alias="b", auth_method=AuthMethod.OAUTH)
+    await Connection.create(name="uses them", direction=Direction.INSTAGRAM_TO_YOUTUBE, source_account=a,
+                            destination_account=b)
+    with pytest.raises(ForwarderError) as info:
+        await accounts.delete(a.id)
+    assert info.value.message == "Account a is used by uses them; delete or change those connections first"
+    updated = await accounts.update(b.id, alias="renamed", alert_before_days=5)
+    assert (updated.alias, updated.alert_before_days) == ("renamed", 5)
+    with pytest.raises(InvalidInput):
+        await accounts.update(b.id, alert_before_days=99)
