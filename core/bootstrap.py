@@ -25,6 +25,7 @@ from core.platforms.youtube_oauth import OAuthService
 from core.redis_embedded import EmbeddedRedis
 from core.services.accounts import AccountService
 from core.services.alerts import AlertService
+from core.services.analytics import AnalyticsService
 from core.services.connections import ConnectionService
 from core.services.dry_run import DryRunService
 from core.services.forward import ForwardService
@@ -54,6 +55,7 @@ class Services:
     alerts: AlertService
     monitors: MonitorService
     accounts: AccountService
+    analytics: AnalyticsService
 
 
 QueueFactory = Callable[[Redis], JobQueue]
@@ -72,8 +74,9 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
                           public_base_url=settings.public_base_url)
     proxies = ProxyService(settings.proxy_check_urls)
     oauth = OAuthService.from_settings(settings, crypto.derive_key(keyring, "oauth-state"))
+    health = HealthService(redis)
     return Services(
-        health=HealthService(redis),
+        health=health,
         proxies=proxies,
         oauth=oauth,
         quota=quota,
@@ -90,6 +93,7 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
         monitors=MonitorService(alerts=alerts, oauth=oauth, factory=platforms, proxies=proxies,
                                 data_dir=settings.data_dir.resolve()),
         accounts=AccountService(platforms, oauth),
+        analytics=AnalyticsService(timezone=settings.timezone, health=health),
     )
 
 
