@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -34,6 +35,7 @@ from core.services.jobs import JobQueue, JobService, NoQueue
 from core.services.monitors import MonitorService
 from core.services.polls import PollService
 from core.services.proxies import ProxyService
+from core.services.system import SystemService
 from core.settings import Settings
 
 
@@ -56,6 +58,7 @@ class Services:
     monitors: MonitorService
     accounts: AccountService
     analytics: AnalyticsService
+    system: SystemService
 
 
 QueueFactory = Callable[[Redis], JobQueue]
@@ -94,7 +97,18 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
                                 data_dir=settings.data_dir.resolve()),
         accounts=AccountService(platforms, oauth),
         analytics=AnalyticsService(timezone=settings.timezone, health=health),
+        system=SystemService(on_change=lambda section, value: _apply(section, value, platforms, alerts)),
     )
+
+
+def _apply(section: str, value: dict[str, Any], platforms: PlatformFactory, alerts: AlertService) -> None:
+    """Put stored system settings into the services that use them."""
+    if section == "quota":
+        platforms.youtube_daily_units = int(value["youtube_daily_units"])
+        platforms.youtube_daily_uploads = int(value["youtube_daily_uploads"])
+    elif section == "general":
+        alerts.instance = str(value["instance_name"])
+        alerts.timezone = str(value["timezone"])
 
 
 @dataclass
@@ -187,6 +201,7 @@ async def open_runtime(
             embedded.stop()
         raise
     services = build_services(settings, keyring, redis, queue_factory(redis) if queue_factory else None)
+    await services.system.apply()
     return Runtime(settings, keyring, redis_url, redis, services, embedded)
 
 
