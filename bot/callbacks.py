@@ -24,3 +24,48 @@ class MenuCB(CallbackData, prefix="m"):
     """Open an area of the main menu."""
 
     area: Area
+
+
+class ConnAction(StrEnum):
+    """What a connection button does."""
+
+    LIST = "ls"
+    OPEN = "op"
+    START = "st"
+    STOP = "sp"
+    PAUSE = "pa"
+    RESUME = "re"
+    RUN = "rn"
+    DRY = "dr"
+    DELETE = "de"
+    DELETE_YES = "dy"
+
+
+class ConnCB(CallbackData, prefix="c"):
+    """A connection list page or an action on one connection."""
+
+    action: ConnAction
+    id: int = 0
+    page: int = 0
+
+
+class JobAction(StrEnum):
+    """What a job button does."""
+
+    ACTIVE = "ac"
+    HISTORY = "hi"
+    DLQ = "dq"
+    OPEN = "op"
+    RETRY = "rt"
+    DELETE = "de"
+    CANCEL = "ca"
+    LOGS = "lg"
+
+
+class JobCB(CallbackData, prefix="j"):
+    """A jobs view or an action on one job; ``level`` filters logs."""
+
+    action: JobAction
+    id: int = 0
+    page: int = 0
+    level: str = ""

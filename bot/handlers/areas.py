@@ -11,12 +11,8 @@ from bot.keyboards import AREA_TITLES, back_to_menu
 from bot.texts import not_yet
 
 COMMAND_AREAS: dict[str, Area] = {
-    "connections": Area.CONNECTIONS,
     "accounts": Area.ACCOUNTS,
     "proxies": Area.PROXIES,
-    "jobs": Area.JOBS,
-    "dlq": Area.JOBS,
-    "logs": Area.JOBS,
     "analytics": Area.ANALYTICS,
     "settings": Area.SETTINGS,
 }
@@ -42,5 +38,5 @@ def create_router() -> Router:
     """A fresh router for the areas not yet available."""
     router = Router(name="areas")
     router.message.register(area_command, Command(*COMMAND_AREAS))
-    router.callback_query.register(area_button, MenuCB.filter(F.area.in_(set(AREA_TITLES))))
+    router.callback_query.register(area_button, MenuCB.filter(F.area.in_(set(COMMAND_AREAS.values()))))
     return router

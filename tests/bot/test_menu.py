@@ -58,7 +58,11 @@ async def test_help_and_area_commands(harness: BotHarness) -> None:
     mark = len(harness.tg.calls)
     harness.tg.send_message(ADMIN, "/dlq")
     msg = await _reply(harness, ADMIN, mark)
-    assert "Jobs" in msg["text"] and "not available yet" in msg["text"]
+    assert "Dead letter" in msg["text"]
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/settings")
+    msg = await _reply(harness, ADMIN, mark)
+    assert "Settings" in msg["text"] and "not available yet" in msg["text"]
     mark = len(harness.tg.calls)
     harness.tg.send_message(ADMIN, "/cancel")
     assert "Nothing to cancel" in (await _reply(harness, ADMIN, mark))["text"]

@@ -1,0 +1,81 @@
+"""Jobs: active with progress, history, dead letter (retry, delete), job detail, logs."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot import views
+from bot.callbacks import Area, JobAction, JobCB, MenuCB
+from bot.handlers.common import show
+from core.bootstrap import Services
+from core.models import JobStatus, LogLevel
+from core.services.jobs import ACTIVE
+from core.settings import Settings
+
+FINISHED = [JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.CANCELLED]
+
+
+async def render(services: Services, settings: Settings, action: JobAction, page: int = 0,
+                 job_id: int = 0, level: str = "") -> tuple[str, object]:
+    """The view for a jobs button or command."""
+    jobs = services.jobs
+    if action is JobAction.OPEN:
+        job = await jobs.get(job_id)
+        _, logs = await services.system.logs(job_id=job_id, min_level=LogLevel.DEBUG, limit=10)
+        return views.job_card(job, logs, settings.timezone)
+    if action is JobAction.LOGS:
+        total, entries = await services.system.logs(min_level=LogLevel(level or "info"), limit=15)
+        return views.log_list(total, entries, level, settings.timezone)
+    if action is JobAction.DLQ:
+        total, page_jobs = await jobs.list_jobs(dead_letter=True, limit=views.PAGE, offset=page * views.PAGE)
+        return views.job_list("☠️ Dead letter", total, page_jobs, page, action,
+                              "Nothing failed for good. 🎉")
+    if action is JobAction.HISTORY:
+        total, page_jobs = await jobs.list_jobs(statuses=FINISHED, limit=views.PAGE, offset=page * views.PAGE)
+        return views.job_list("📜 Job history", total, page_jobs, page, action, "No finished job yet.")
+    total, page_jobs = await jobs.list_jobs(statuses=list(ACTIVE), limit=views.PAGE, offset=page * views.PAGE)
+    return views.job_list("⚙️ Active jobs", total, page_jobs, page, JobAction.ACTIVE, "Nothing is running.")
+
+
+async def command(message: Message, services: Services, settings: Settings) -> None:
+    """/jobs, /dlq and /logs."""
+    name = (message.text or "/jobs").split()[0][1:].split("@")[0].lower()
+    action = {"dlq": JobAction.DLQ, "logs": JobAction.LOGS}.get(name, JobAction.ACTIVE)
+    text, markup = await render(services, settings, action)
+    await show(message, text, markup)  # type: ignore[arg-type]
+
+
+async def menu(query: CallbackQuery, services: Services, settings: Settings) -> None:
+    text, markup = await render(services, settings, JobAction.ACTIVE)
+    await show(query, text, markup)  # type: ignore[arg-type]
+
+
+async def action(query: CallbackQuery, callback_data: JobCB, services: Services, settings: Settings) -> None:
+    """Every jobs button."""
+    act, job_id = callback_data.action, callback_data.id
+    if act is JobAction.RETRY:
+        new = await services.jobs.retry_dead(job_id)
+        text, markup = await render(services, settings, JobAction.OPEN, job_id=new.id)
+        await show(query, f"🔁 Job {new.id} created to retry job {job_id}.\n\n" + text, markup)  # type: ignore[arg-type]
+        return
+    if act is JobAction.DELETE:
+        await services.jobs.delete(job_id)
+        text, markup = await render(services, settings, JobAction.DLQ)
+        await show(query, f"🗑 Job {job_id} deleted.\n\n" + text, markup)  # type: ignore[arg-type]
+        return
+    if act is JobAction.CANCEL:
+        await services.jobs.cancel(job_id)
+        act = JobAction.OPEN
+    text, markup = await render(services, settings, act, callback_data.page, job_id, callback_data.level)
+    await show(query, text, markup)  # type: ignore[arg-type]
+
+
+def create_router() -> Router:
+    """A fresh router for the jobs area."""
+    router = Router(name="jobs")
+    router.message.register(command, Command("jobs", "dlq", "logs"))
+    router.callback_query.register(menu, MenuCB.filter(F.area == Area.JOBS))
+    router.callback_query.register(action, JobCB.filter())
+    return router

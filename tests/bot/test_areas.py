@@ -1,0 +1,185 @@
+"""The connections and jobs areas and the alert buttons, through the real dispatcher and the
+fake Bot API, over in-memory platform adapters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.callbacks import Area, ConnAction, ConnCB, JobAction, JobCB, MenuCB
+from core.bootstrap import Runtime
+from core.models import (
+    Account,
+    AccountStatus,
+    AuthMethod,
+    Connection,
+    ConnectionStatus,
+    Job,
+    JobStatus,
+    Platform,
+)
+from core.platforms.telegram import TelegramSender
+from core.services.alerts import AlertKind, AlertService
+from tests.bot.conftest import ADMIN, BotHarness
+from tests.fakes.media import make_clip
+from tests.fakes.platforms import MemoryPlatforms
+from tests.fakes.telegram import button_datas
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("bot") / "reel.mp4")
+
+
+@pytest.fixture
+def memory(runtime: Runtime, clip: Path) -> MemoryPlatforms:
+    platforms = MemoryPlatforms(clip)
+    for service in (runtime.services.polls, runtime.services.forward, runtime.services.dry_run,
+                    runtime.services.jobs):
+        service.factory = platforms  # type: ignore[attr-defined]
+    return platforms
+
+
+async def seed(runtime: Runtime, name: str = "ig to yt") -> tuple[Connection, Account, Account]:
+    src = await Account.create(platform=Platform.INSTAGRAM, alias="insta", auth_method=AuthMethod.PRIVATE_API)
+    dst = await Account.create(platform=Platform.YOUTUBE, alias="tube", auth_method=AuthMethod.OAUTH)
+    conn = await runtime.services.connections.create({
+        "name": name, "type": "instagram_to_youtube", "source_account_id": src.id,
+        "destination_account_id": dst.id, "status": "active"})
+    return conn, src, dst
+
+
+async def reply(h: BotHarness, after: int, method: str = "sendMessage") -> dict[str, Any]:
+    call = await h.tg.wait_for(method, lambda c: c.params["chat_id"] == ADMIN, after=after)
+    return call.result if method.startswith("send") else call.params
+
+
+async def press(h: BotHarness, message: dict[str, Any], data: str, method: str = "editMessageText"
+                ) -> dict[str, Any]:
+    mark = len(h.tg.calls)
+    h.tg.press_button(ADMIN, message["message_id"], data)
+    call = await h.tg.wait_for(method, after=mark)
+    return call.params if method.startswith("edit") else call.result
+
+
+async def test_connection_list_card_and_lifecycle(harness: BotHarness, runtime: Runtime,
+                                                  memory: MemoryPlatforms) -> None:
+    conn, _, _ = await seed(runtime)
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/connections")
+    listing = await reply(harness, mark)
+    assert "🟢 ig to yt — Instagram → YouTube" in listing["text"]
+    open_data = ConnCB(action=ConnAction.OPEN, id=conn.id).pack()
+    assert open_data in button_datas(listing)
+    card = await press(harness, listing, open_data)
+    assert "insta → tube" in card["text"] and "Schedule: every 5 min" in card["text"]
+    card_msg = {"message_id": card["message_id"]}
+    paused = await press(harness, card_msg, ConnCB(action=ConnAction.PAUSE, id=conn.id).pack())
+    assert "⏸" in paused["text"] and "paused by the admin" in paused["text"]
+    assert (await Connection.get(id=conn.id)).status is ConnectionStatus.PAUSED
+    resumed = await press(harness, card_msg, ConnCB(action=ConnAction.RESUME, id=conn.id).pack())
+    assert resumed["text"].startswith("🟢")
+    confirm = await press(harness, card_msg, ConnCB(action=ConnAction.DELETE, id=conn.id).pack())
+    assert "Delete <b>ig to yt</b>?" in confirm["text"]
+    gone = await press(harness, card_msg, ConnCB(action=ConnAction.DELETE_YES, id=conn.id).pack())
+    assert "Deleted <b>ig to yt</b>" in gone["text"] and await Connection.all().count() == 0
+
+
+async def test_start_is_refused_with_the_reason(harness: BotHarness, runtime: Runtime,
+                                                memory: MemoryPlatforms) -> None:
+    conn, _, dst = await seed(runtime)
+    await runtime.services.connections.stop(conn.id)
+    await Account.filter(id=dst.id).update(status=AccountStatus.TOKEN_EXPIRED, status_reason="expired")
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/connections")
+    listing = await reply(harness, mark)
+    await press(harness, listing, ConnCB(action=ConnAction.OPEN, id=conn.id).pack())
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, listing["message_id"], ConnCB(action=ConnAction.START, id=conn.id).pack())
+    error = await reply(harness, mark)
+    assert error["text"].startswith("❌ Cannot start: Youtube account tube needs attention (expired)")
+
+
+async def test_run_now_and_dry_run_report_with_previews(harness: BotHarness, runtime: Runtime,
+                                                        memory: MemoryPlatforms) -> None:
+    conn, src, _ = await seed(runtime)
+    memory.world(src).add_post(published_at=datetime.now(UTC) + timedelta(seconds=5), caption="hello #x")
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/connections")
+    listing = await reply(harness, mark)
+    await press(harness, listing, ConnCB(action=ConnAction.OPEN, id=conn.id).pack())
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, listing["message_id"], ConnCB(action=ConnAction.RUN, id=conn.id).pack())
+    result = await reply(harness, mark)
+    job = await Job.get()
+    assert f"job {job.id}" in result["text"] and "1 new post(s) found" in result["text"]
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, listing["message_id"], ConnCB(action=ConnAction.DRY, id=conn.id).pack())
+    report = await harness.tg.wait_for("editMessageText", lambda c: "Dry run" in c.params.get("text", "")
+                                       and "Nothing was published" in c.params["text"], after=mark)
+    assert "Destination credentials: passed" in report.params["text"]
+    photo = await harness.tg.wait_for("sendPhoto", after=mark)
+    assert photo.files and photo.params["caption"].startswith("before | after")
+    assert memory.world(conn.destination_account_id).published == []  # type: ignore[attr-defined]
+
+
+async def test_jobs_dead_letter_retry_and_logs(harness: BotHarness, runtime: Runtime,
+                                               memory: MemoryPlatforms) -> None:
+    conn, src, _ = await seed(runtime)
+    memory.world(src).add_post(published_at=datetime.now(UTC) + timedelta(seconds=5))
+    [job_id] = (await runtime.services.polls.poll(conn.id)).jobs
+    await Job.filter(id=job_id).update(status=JobStatus.FAILED, dead_letter=True, error_code="video_corrupt",
+                                       error_message="not a video")
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/dlq")
+    dlq = await reply(harness, mark)
+    assert f"#{job_id}" in dlq["text"] and "video_corrupt" in dlq["text"]
+    card = await press(harness, dlq, JobCB(action=JobAction.OPEN, id=job_id).pack())
+    assert "Error: video_corrupt — not a video" in card["text"]
+    retried = await press(harness, {"message_id": card["message_id"]},
+                          JobCB(action=JobAction.RETRY, id=job_id).pack())
+    new = await Job.filter(parent_id=job_id).first()
+    assert new is not None and f"Job {new.id} created to retry job {job_id}" in retried["text"]
+    active = await press(harness, {"message_id": card["message_id"]}, JobCB(action=JobAction.ACTIVE).pack())
+    assert f"#{new.id}" in active["text"] and "Active jobs" in active["text"]
+    logs = await press(harness, {"message_id": card["message_id"]}, JobCB(action=JobAction.LOGS).pack())
+    assert "retry dead-lettered job" in logs["text"]
+    errors = await press(harness, {"message_id": card["message_id"]},
+                         JobCB(action=JobAction.LOGS, level="error").pack())
+    assert "Nothing logged at this level." in errors["text"]
+    back = await press(harness, {"message_id": card["message_id"]}, MenuCB(area=Area.MENU).pack())
+    assert "Pick an area" in back["text"]
+
+
+async def test_alert_buttons_mark_solved_and_security_code(harness: BotHarness, runtime: Runtime,
+                                                           memory: MemoryPlatforms) -> None:
+    conn, src, _ = await seed(runtime)
+    await Account.filter(id=src.id).update(status=AccountStatus.CAPTCHA_DETECTED)
+    await Connection.filter(id=conn.id).update(status=ConnectionStatus.PAUSED, pause_reason="captcha")
+    # The CAPTCHA alert, delivered to the admin's chat through the outbox.
+    alerts = AlertService(TelegramSender(harness.tg.base_url, harness.tg.token), chat_id=str(ADMIN))
+    await alerts.notify(AlertKind.CAPTCHA_DETECTED, account="insta", account_id=src.id)
+    assert (await alerts.deliver()).sent == 1
+    alert = harness.tg.last_message(ADMIN)
+    assert button_datas(alert) == [f"al:solved:{src.id}", f"al:code:{src.id}"]
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, alert["message_id"], f"al:solved:{src.id}")
+    done = await reply(harness, mark)
+    assert done["text"].startswith("✅ insta is active again.") and str(conn.id) in done["text"]
+    assert (await Connection.get(id=conn.id)).status is ConnectionStatus.ACTIVE
+    # A challenge that asks for a code: the code message is deleted once read.
+    await Account.filter(id=src.id).update(status=AccountStatus.CAPTCHA_DETECTED)
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, alert["message_id"], f"al:code:{src.id}")
+    ask = await reply(harness, mark)
+    assert "Send the security code" in ask["text"]
+    mark = len(harness.tg.calls)
+    code = harness.tg.send_message(ADMIN, "123456")
+    done = await reply(harness, mark)
+    assert done["text"].startswith("✅ insta is active again.")
+    deleted = harness.tg.calls_of("deleteMessage")
+    assert deleted and deleted[-1].params["message_id"] == code["message"]["message_id"]
+    assert memory.world(src).calls["code:123456"] == 1
