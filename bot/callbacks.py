@@ -69,3 +69,9 @@ class JobCB(CallbackData, prefix="j"):
     id: int = 0
     page: int = 0
     level: str = ""
+
+
+class AnaCB(CallbackData, prefix="a"):
+    """Analytics over the last ``days`` days."""
+
+    days: int

@@ -13,7 +13,6 @@ from bot.texts import not_yet
 COMMAND_AREAS: dict[str, Area] = {
     "accounts": Area.ACCOUNTS,
     "proxies": Area.PROXIES,
-    "analytics": Area.ANALYTICS,
     "settings": Area.SETTINGS,
 }
 

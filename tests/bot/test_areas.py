@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.callbacks import Area, ConnAction, ConnCB, JobAction, JobCB, MenuCB
+from bot.callbacks import AnaCB, Area, ConnAction, ConnCB, JobAction, JobCB, MenuCB
 from core.bootstrap import Runtime
 from core.models import (
     Account,
@@ -183,3 +183,24 @@ async def test_alert_buttons_mark_solved_and_security_code(harness: BotHarness, 
     deleted = harness.tg.calls_of("deleteMessage")
     assert deleted and deleted[-1].params["message_id"] == code["message"]["message_id"]
     assert memory.world(src).calls["code:123456"] == 1
+
+
+async def test_analytics_sends_the_figures_and_five_charts(harness: BotHarness, runtime: Runtime,
+                                                           memory: MemoryPlatforms) -> None:
+    conn, src, _ = await seed(runtime)
+    memory.world(src).add_post(published_at=datetime.now(UTC) + timedelta(seconds=5))
+    [job_id] = (await runtime.services.polls.poll(conn.id)).jobs
+    assert (await runtime.services.forward.run(job_id, "w")).status is JobStatus.SUCCESS
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/analytics")
+    summary = await reply(harness, mark)
+    assert "Last 30 days" in summary["text"] and "Jobs: 1 · succeeded 1" in summary["text"]
+    assert "Success rate: 100.0%" in summary["text"]
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, summary["message_id"], AnaCB(days=7).pack())
+    photos = []
+    for _ in range(5):
+        photos.append(await harness.tg.wait_for("sendPhoto", after=mark))
+        mark = harness.tg.calls.index(photos[-1]) + 1
+    assert len(photos) == 5 and all(p.files for p in photos)
+    assert all(next(iter(p.files.values()))[:8] == b"\x89PNG\r\n\x1a\n" for p in photos)
