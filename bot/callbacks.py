@@ -75,3 +75,22 @@ class AnaCB(CallbackData, prefix="a"):
     """Analytics over the last ``days`` days."""
 
     days: int
+
+
+class ProxyAction(StrEnum):
+    """What a proxy button does."""
+
+    LIST = "ls"
+    OPEN = "op"
+    ADD = "ad"
+    TEST = "te"
+    TEST_ALL = "ta"
+    DELETE = "de"
+    DELETE_YES = "dy"
+
+
+class ProxyCB(CallbackData, prefix="p"):
+    """A proxy list or an action on one proxy."""
+
+    action: ProxyAction
+    id: int = 0

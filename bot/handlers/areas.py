@@ -12,7 +12,6 @@ from bot.texts import not_yet
 
 COMMAND_AREAS: dict[str, Area] = {
     "accounts": Area.ACCOUNTS,
-    "proxies": Area.PROXIES,
     "settings": Area.SETTINGS,
 }
 

@@ -9,6 +9,7 @@ from aiogram import Router
 from aiogram.types import ErrorEvent
 
 from core.errors import ConfigError, ForwarderError
+from core.platforms.proxy import ProxyInputError
 
 log = logging.getLogger("forwarder.bot")
 
@@ -17,6 +18,8 @@ def describe(exc: BaseException) -> str:
     """The admin-facing text for an error."""
     if isinstance(exc, ForwarderError):
         return f"❌ {html.escape(exc.message)}\n💡 {html.escape(exc.hint)}"
+    if isinstance(exc, ProxyInputError):
+        return f"❌ {html.escape(exc.message)}"
     if isinstance(exc, ConfigError):
         return f"❌ {html.escape(str(exc))}"
     return (
@@ -28,7 +31,7 @@ def describe(exc: BaseException) -> str:
 async def on_error(event: ErrorEvent) -> bool:
     """Log the failure and tell the admin what happened."""
     exc = event.exception
-    if isinstance(exc, ForwarderError | ConfigError):
+    if isinstance(exc, ForwarderError | ConfigError | ProxyInputError):
         log.warning("handler error: %s", exc)
     else:
         log.exception("unhandled error in a handler", exc_info=exc)

@@ -3,13 +3,15 @@ fake Bot API, over in-memory platform adapters."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
-from bot.callbacks import AnaCB, Area, ConnAction, ConnCB, JobAction, JobCB, MenuCB
+from bot.callbacks import AnaCB, Area, ConnAction, ConnCB, JobAction, JobCB, MenuCB, ProxyAction, ProxyCB
 from core.bootstrap import Runtime
 from core.models import (
     Account,
@@ -20,12 +22,14 @@ from core.models import (
     Job,
     JobStatus,
     Platform,
+    Proxy,
 )
 from core.platforms.telegram import TelegramSender
 from core.services.alerts import AlertKind, AlertService
 from tests.bot.conftest import ADMIN, BotHarness
 from tests.fakes.media import make_clip
 from tests.fakes.platforms import MemoryPlatforms
+from tests.fakes.proxies import PASSWORD, USERNAME, ProxyServers, TargetServer
 from tests.fakes.telegram import button_datas
 
 
@@ -204,3 +208,43 @@ async def test_analytics_sends_the_figures_and_five_charts(harness: BotHarness, 
         mark = harness.tg.calls.index(photos[-1]) + 1
     assert len(photos) == 5 and all(p.files for p in photos)
     assert all(next(iter(p.files.values()))[:8] == b"\x89PNG\r\n\x1a\n" for p in photos)
+
+
+@pytest.fixture(scope="module")
+def http_proxy() -> Iterator[ProxyServers]:
+    servers = ProxyServers(modes=("http_auth",)).start()
+    yield servers
+    servers.close()
+
+
+async def test_proxies_add_test_and_delete(harness: BotHarness, runtime: Runtime, http_proxy: ProxyServers
+                                           ) -> None:
+    target = await TargetServer().start()
+    try:
+        runtime.services.proxies.check_urls = [target.url()]
+        mark = len(harness.tg.calls)
+        harness.tg.send_message(ADMIN, "/proxies")
+        listing = await reply(harness, mark)
+        assert "No proxy yet" in listing["text"]
+        mark = len(harness.tg.calls)
+        harness.tg.press_button(ADMIN, listing["message_id"], ProxyCB(action=ProxyAction.ADD).pack())
+        assert "Send the proxy on one line" in (await reply(harness, mark))["text"]
+        mark = len(harness.tg.calls)
+        bad = harness.tg.send_message(ADMIN, "us1 ftp://h:1")
+        assert "type must be one of" in (await reply(harness, mark))["text"]
+        mark = len(harness.tg.calls)
+        port = http_proxy.ports["http_auth"]
+        line = harness.tg.send_message(ADMIN, f"us1 http://{quote(USERNAME)}:{quote(PASSWORD, safe='')}"
+                                       f"@127.0.0.1:{port}")
+        saved = await reply(harness, mark)
+        assert saved["text"].startswith("✅ Saved <b>us1</b>; it answered in")
+        deleted = {c.params["message_id"] for c in harness.tg.calls_of("deleteMessage")}
+        assert {bad["message"]["message_id"], line["message"]["message_id"]} <= deleted  # secrets gone
+        proxy = await Proxy.get(alias="us1")
+        assert proxy.password == PASSWORD and proxy.health.value == "healthy"
+        card = await press(harness, saved, ProxyCB(action=ProxyAction.DELETE, id=proxy.id).pack())
+        assert "Delete proxy <b>us1</b>?" in card["text"]
+        gone = await press(harness, saved, ProxyCB(action=ProxyAction.DELETE_YES, id=proxy.id).pack())
+        assert "Deleted <b>us1</b>" in gone["text"] and await Proxy.all().count() == 0
+    finally:
+        await target.close()

@@ -1,0 +1,160 @@
+"""Proxies: list with health, add from one line (the message is deleted), test, test all, delete."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.callbacks import Area, MenuCB, ProxyAction, ProxyCB
+from bot.handlers.common import reply, show
+from bot.views import e, local, menu_button
+from core.bootstrap import Services
+from core.models import Proxy, ProxyHealth
+from core.platforms.proxy import ProxyInputError, ProxySpec
+from core.settings import Settings
+
+HEALTH_ICON = {ProxyHealth.HEALTHY: "🟢", ProxyHealth.UNHEALTHY: "🔴", ProxyHealth.UNCHECKED: "⚪"}
+ASK = ("🛡 Send the proxy on one line:\n<code>name type://user:password@host:port</code>\n"
+       "for example <code>us1 socks5://bob:secret@203.0.113.7:1080</code> (type: http, https or "
+       "socks5; the name and the credentials are optional). The message is deleted once read. /cancel stops.")
+
+
+class AddProxy(StatesGroup):
+    """Waiting for the proxy line."""
+
+    line = State()
+
+
+def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
+
+
+def _button(text: str, action: ProxyAction, proxy_id: int = 0) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=ProxyCB(action=action, id=proxy_id).pack())
+
+
+def proxy_list(proxies: list[Proxy]) -> tuple[str, InlineKeyboardMarkup]:
+    lines = [f"🛡 <b>Proxies</b> ({len(proxies)})", ""]
+    lines += [f"{HEALTH_ICON[p.health]} {e(p.alias)} — {p.type.value}://{e(p.host)}:{p.port}"
+              + (f", {p.latency_ms} ms" if p.latency_ms is not None else "") for p in proxies] \
+        or ["No proxy yet. Jobs connect directly."]
+    rows = [[_button(f"{HEALTH_ICON[p.health]} {p.alias}"[:60], ProxyAction.OPEN, p.id)] for p in proxies]
+    rows.append([_button("➕ Add", ProxyAction.ADD), _button("🩺 Test all", ProxyAction.TEST_ALL)])
+    rows.append([menu_button()])
+    return "\n".join(lines), _kb(rows)
+
+
+def proxy_card(p: Proxy, tz: str) -> tuple[str, InlineKeyboardMarkup]:
+    lines = [f"{HEALTH_ICON[p.health]} <b>{e(p.alias)}</b>",
+             f"{p.type.value}://{e(p.host)}:{p.port}" + (" (with username/password)" if p.username else ""),
+             f"Health: {p.health.value}" + (f", {p.latency_ms} ms" if p.latency_ms is not None else ""),
+             f"Last check: {local(p.last_check_at, tz)} · last success: {local(p.last_success_at, tz)}",
+             f"Consecutive failures: {p.consecutive_failures}"]
+    if p.last_error:
+        lines.append(f"Last error: {e(p.last_error)}")
+    return "\n".join(lines), _kb([
+        [_button("🩺 Test", ProxyAction.TEST, p.id), _button("🗑 Delete", ProxyAction.DELETE, p.id)],
+        [_button("⬅️ Proxies", ProxyAction.LIST), menu_button()]])
+
+
+def parse_line(text: str) -> tuple[str, ProxySpec]:
+    """``name type://user:pass@host:port`` (name optional) -> (alias, spec)."""
+    parts = text.strip().split()
+    if len(parts) == 2 and "://" not in parts[0]:
+        alias, line = parts
+    elif len(parts) == 1:
+        alias, line = "", parts[0]
+    else:
+        raise ProxyInputError("line", "send one line: an optional name, then type://user:password@host:port")
+    spec = ProxySpec.parse(line)
+    return alias or f"{spec.host}:{spec.port}", spec
+
+
+async def command(message: Message, services: Services) -> None:
+    text, markup = proxy_list(await services.proxies.list())
+    await show(message, text, markup)
+
+
+async def menu(query: CallbackQuery, services: Services) -> None:
+    text, markup = proxy_list(await services.proxies.list())
+    await show(query, text, markup)
+
+
+async def action(query: CallbackQuery, callback_data: ProxyCB, services: Services, settings: Settings,
+                 state: FSMContext) -> None:
+    act, pid, proxies = callback_data.action, callback_data.id, services.proxies
+    if act is ProxyAction.ADD:
+        await state.set_state(AddProxy.line)
+        await reply(query, ASK)
+        return
+    if act is ProxyAction.TEST_ALL:
+        await query.answer("Testing every proxy…")
+        results = await proxies.health_check_all()
+        text, markup = proxy_list(await proxies.list())
+        ok = sum(1 for r in results.values() if r.ok)
+        if isinstance(query.message, Message):
+            await query.message.edit_text(f"🩺 {ok} of {len(results)} proxies answered.\n\n" + text,
+                                          reply_markup=markup)
+        return
+    if act is ProxyAction.DELETE:
+        proxy = await proxies.get(pid)
+        await show(query, f"🗑 Delete proxy <b>{e(proxy.alias)}</b>?", _kb([
+            [_button("Yes, delete", ProxyAction.DELETE_YES, pid), _button("No", ProxyAction.OPEN, pid)]]))
+        return
+    if act is ProxyAction.DELETE_YES:
+        alias = (await proxies.get(pid)).alias
+        await proxies.delete(pid)
+        text, markup = proxy_list(await proxies.list())
+        await show(query, f"🗑 Deleted <b>{e(alias)}</b>.\n\n" + text, markup)
+        return
+    if act is ProxyAction.LIST:
+        text, markup = proxy_list(await proxies.list())
+        await show(query, text, markup)
+        return
+    if act is ProxyAction.TEST:
+        check = await proxies.health_check(pid)
+        await query.answer(f"✅ answered in {check.average_latency_ms} ms" if check.ok
+                           else f"❌ {check.error}"[:190])
+        text, markup = proxy_card(await proxies.get(pid), settings.timezone)
+        if isinstance(query.message, Message):
+            await query.message.edit_text(text, reply_markup=markup)
+        return
+    text, markup = proxy_card(await proxies.get(pid), settings.timezone)
+    await show(query, text, markup)
+
+
+async def take_line(message: Message, services: Services, state: FSMContext, settings: Settings) -> None:
+    """The proxy line: deleted at once (it may carry a password), validated, saved, tested."""
+    text = message.text or ""
+    try:
+        await message.delete()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+    try:
+        alias, spec = parse_line(text)
+        proxy = await services.proxies.create(alias, spec.type, spec.host, spec.port, spec.username,
+                                              spec.password)
+    except ProxyInputError as exc:
+        await message.answer(f"❌ {html.escape(exc.message)}\nSend the line again, or /cancel.")
+        return
+    await state.clear()
+    check = await services.proxies.health_check(proxy.id)
+    note = (f"✅ Saved <b>{e(proxy.alias)}</b>; it answered in {check.average_latency_ms} ms." if check.ok
+            else f"⚠️ Saved <b>{e(proxy.alias)}</b>, but the test failed: {e(check.error)}")
+    text, markup = proxy_card(await services.proxies.get(proxy.id), settings.timezone)
+    await message.answer(note + "\n\n" + text, reply_markup=markup)
+
+
+def create_router() -> Router:
+    """A fresh router for the proxies area."""
+    router = Router(name="proxies")
+    router.message.register(command, Command("proxies"))
+    router.callback_query.register(menu, MenuCB.filter(F.area == Area.PROXIES))
+    router.callback_query.register(action, ProxyCB.filter())
+    router.message.register(take_line, StateFilter(AddProxy.line), F.text & ~F.text.startswith("/"))
+    return router
