@@ -40,10 +40,10 @@ async def test_menu_buttons_edit_in_place_and_come_back(harness: BotHarness) -> 
     harness.tg.send_message(ADMIN, "/menu")
     menu = await _reply(harness, ADMIN, 0)
     mark = len(harness.tg.calls)
-    harness.tg.press_button(ADMIN, menu["message_id"], MenuCB(area=Area.PROXIES).pack())
+    harness.tg.press_button(ADMIN, menu["message_id"], MenuCB(area=Area.SETTINGS).pack())
     edit = await harness.tg.wait_for("editMessageText", after=mark)
     assert edit.params["message_id"] == menu["message_id"]
-    assert "Proxies" in edit.params["text"] and "not available yet" in edit.params["text"]
+    assert "Settings" in edit.params["text"] and "not available yet" in edit.params["text"]
     await harness.tg.wait_for("answerCallbackQuery", after=mark)
     mark = len(harness.tg.calls)
     harness.tg.press_button(ADMIN, menu["message_id"], MenuCB(area=Area.MENU).pack())
