@@ -94,3 +94,27 @@ class ProxyCB(CallbackData, prefix="p"):
 
     action: ProxyAction
     id: int = 0
+
+
+class AccAction(StrEnum):
+    """What an account button does."""
+
+    LIST = "ls"
+    OPEN = "op"
+    ADD = "ad"
+    ADD_IG = "ai"
+    ADD_GRAPH = "ag"
+    ADD_YT = "ay"
+    REFRESH = "rf"
+    REAUTH = "ra"
+    SOLVED = "sv"
+    CODE = "cd"
+    DELETE = "de"
+    DELETE_YES = "dy"
+
+
+class AccCB(CallbackData, prefix="a2"):
+    """An accounts view or an action on one account."""
+
+    action: AccAction
+    id: int = 0

@@ -29,7 +29,7 @@ Button = InlineKeyboardButton
 
 def e(text: object) -> str:
     """HTML-escaped text."""
-    return html.escape(str(text))
+    return html.escape(str(text), quote=False)
 
 
 def local(moment: datetime | None, tz: str) -> str:

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import alert_actions, analytics, areas, connections, errors, jobs, proxies, start
+from bot.handlers import (
+    accounts,
+    alert_actions,
+    analytics,
+    areas,
+    connections,
+    errors,
+    jobs,
+    proxies,
+    start,
+)
 
 
 def get_routers() -> list[Router]:
     """Fresh routers of every area, error router last (one set per dispatcher)."""
     return [start.create_router(), connections.create_router(), jobs.create_router(),
-            analytics.create_router(), proxies.create_router(), alert_actions.create_router(),
+            analytics.create_router(), proxies.create_router(), accounts.create_router(),
+            alert_actions.create_router(),
             areas.create_router(), errors.create_router()]

@@ -11,7 +11,6 @@ from bot.keyboards import AREA_TITLES, back_to_menu
 from bot.texts import not_yet
 
 COMMAND_AREAS: dict[str, Area] = {
-    "accounts": Area.ACCOUNTS,
     "settings": Area.SETTINGS,
 }
 

@@ -3,15 +3,28 @@ fake Bot API, over in-memory platform adapters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import pytest
 
-from bot.callbacks import AnaCB, Area, ConnAction, ConnCB, JobAction, JobCB, MenuCB, ProxyAction, ProxyCB
+from bot.callbacks import (
+    AccAction,
+    AccCB,
+    AnaCB,
+    Area,
+    ConnAction,
+    ConnCB,
+    JobAction,
+    JobCB,
+    MenuCB,
+    ProxyAction,
+    ProxyCB,
+)
 from core.bootstrap import Runtime
 from core.models import (
     Account,
@@ -24,13 +37,21 @@ from core.models import (
     Platform,
     Proxy,
 )
+from core.platforms.factory import PlatformFactory
+from core.platforms.quota import QuotaLedger
 from core.platforms.telegram import TelegramSender
+from core.platforms.youtube_oauth import OAuthService
+from core.services.accounts import AccountService
 from core.services.alerts import AlertKind, AlertService
 from tests.bot.conftest import ADMIN, BotHarness
+from tests.core.test_accounts import SECRET, IssuedBy
+from tests.fakes.google_oauth import FakeGoogleOAuth
+from tests.fakes.instagram_private import FakeInstagramPrivate
 from tests.fakes.media import make_clip
 from tests.fakes.platforms import MemoryPlatforms
 from tests.fakes.proxies import PASSWORD, USERNAME, ProxyServers, TargetServer
 from tests.fakes.telegram import button_datas
+from tests.fakes.youtube import FakeYouTube
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +269,82 @@ async def test_proxies_add_test_and_delete(harness: BotHarness, runtime: Runtime
         assert "Deleted <b>us1</b>" in gone["text"] and await Proxy.all().count() == 0
     finally:
         await target.close()
+
+
+@pytest.fixture
+async def account_fakes(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any]]:
+    """Accounts and OAuth services of the runtime pointed at the fakes."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    ig, google, yt = FakeInstagramPrivate(), FakeGoogleOAuth(), FakeYouTube()
+    for fake in (ig, google, yt):
+        await fake.start()
+    yt.tokens = IssuedBy(google)  # type: ignore[assignment]
+    custom = runtime.settings.model_copy(update={
+        "instagram_api_base": ig.base_url, "google_auth_uri": google.auth_uri,
+        "google_token_uri": google.token_uri, "youtube_api_base": yt.base_url + "/",
+        "youtube_web_base": yt.base_url, "public_base_url": "http://127.0.0.1:9"})
+    oauth = OAuthService.from_settings(custom, b"k" * 32)
+    runtime.services.oauth = oauth
+    runtime.services.accounts = AccountService(PlatformFactory(custom, QuotaLedger()), oauth)
+    yield {"ig": ig, "google": google, "yt": yt}
+    for fake in (ig, google, yt):
+        await fake.stop()
+
+
+async def test_add_instagram_account_deletes_the_password(harness: BotHarness, runtime: Runtime,
+                                                          account_fakes: dict[str, Any]) -> None:
+    ig: FakeInstagramPrivate = account_fakes["ig"]
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/accounts")
+    listing = await reply(harness, mark)
+    chooser = await press(harness, listing, AccCB(action=AccAction.ADD).pack())
+    assert "Which kind of account?" in chooser["text"]
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, listing["message_id"], AccCB(action=AccAction.ADD_IG).pack())
+    await reply(harness, mark)
+    for text in ("insta", ig.username):
+        mark = len(harness.tg.calls)
+        harness.tg.send_message(ADMIN, text)
+        await reply(harness, mark)
+    mark = len(harness.tg.calls)
+    secret = harness.tg.send_message(ADMIN, ig.password)
+    done = await harness.tg.wait_for("sendMessage", lambda c: "Added" in c.params.get("text", ""),
+                                     after=mark)
+    assert "✅ Added <b>insta</b>" in done.params["text"]
+    deleted = {c.params["message_id"] for c in harness.tg.calls_of("deleteMessage")}
+    assert secret["message"]["message_id"] in deleted
+    account = await Account.get(alias="insta")
+    assert account.status is AccountStatus.ACTIVE and account.external_id == str(ig.user_pk)
+
+
+async def test_add_youtube_with_client_secret_and_pasted_code(harness: BotHarness, runtime: Runtime,
+                                                              account_fakes: dict[str, Any]) -> None:
+    yt: FakeYouTube = account_fakes["yt"]
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/accounts")
+    listing = await reply(harness, mark)
+    await press(harness, listing, AccCB(action=AccAction.ADD).pack())
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, listing["message_id"], AccCB(action=AccAction.ADD_YT).pack())
+    await reply(harness, mark)
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "tube")
+    assert "client_secret.json" in (await reply(harness, mark))["text"]
+    mark = len(harness.tg.calls)
+    harness.tg.send_document(ADMIN, "client_secret.json", b'{"web": {}}')
+    assert "'web.client_id' is missing or empty" in (await reply(harness, mark))["text"]
+    mark = len(harness.tg.calls)
+    harness.tg.send_document(ADMIN, "client_secret.json", SECRET)
+    consent = await reply(harness, mark)
+    url = consent["reply_markup"]["inline_keyboard"][0][0]["url"]
+    async with aiohttp.ClientSession() as http, http.get(url, allow_redirects=False) as resp:
+        redirected = resp.headers["Location"]  # the page a host without a public URL cannot show
+    mark = len(harness.tg.calls)
+    pasted = harness.tg.send_message(ADMIN, redirected)
+    done = await harness.tg.wait_for("sendMessage", lambda c: "YouTube connected" in c.params.get("text", ""),
+                                     after=mark)
+    assert "Fake Channel" in done.params["text"] and yt.channel_id in done.params["text"]
+    deleted = {c.params["message_id"] for c in harness.tg.calls_of("deleteMessage")}
+    assert pasted["message"]["message_id"] in deleted
+    account = await Account.get(alias="tube")
+    assert account.status is AccountStatus.ACTIVE and account.external_id == yt.channel_id
