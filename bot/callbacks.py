@@ -39,6 +39,8 @@ class ConnAction(StrEnum):
     DRY = "dr"
     DELETE = "de"
     DELETE_YES = "dy"
+    NEW = "nw"
+    EDIT = "ed"
 
 
 class ConnCB(CallbackData, prefix="c"):
@@ -118,3 +120,10 @@ class AccCB(CallbackData, prefix="a2"):
 
     action: AccAction
     id: int = 0
+
+
+class WizCB(CallbackData, prefix="w"):
+    """A button of the connection wizard: ``step`` it belongs to, ``value`` chosen."""
+
+    step: str
+    value: str = ""

@@ -76,15 +76,17 @@ def menu_button() -> Button:
 def connection_list(connections: list[Connection], page: int) -> tuple[str, InlineKeyboardMarkup]:
     """A page of connections with status icons."""
     if not connections:
-        return ("🔗 <b>Connections</b>\n\nNo connection yet. Create one in the Mini App (or with the "
-                "wizard once it is available), after adding a source and a destination account.",
-                _kb([[menu_button()]]))
+        return ("🔗 <b>Connections</b>\n\nNo connection yet. Add a source and a destination account under "
+                "👤 Accounts, then create one here.",
+                _kb([[Button(text="➕ New connection", callback_data=ConnCB(action=ConnAction.NEW).pack())],
+                     [menu_button()]]))
     shown = connections[page * PAGE:(page + 1) * PAGE]
     lines = [f"🔗 <b>Connections</b> ({len(connections)})", ""]
     lines += [f"{STATUS_ICON[c.status]} {e(c.name)} — {ARROW[c.direction]}, {rate(c)} ok" for c in shown]
     rows = [[Button(text=f"{STATUS_ICON[c.status]} {c.name}"[:60],
                     callback_data=ConnCB(action=ConnAction.OPEN, id=c.id, page=page).pack())] for c in shown]
     rows.append(_pager(len(connections), page, lambda p: ConnCB(action=ConnAction.LIST, page=p).pack()))
+    rows.append([Button(text="➕ New connection", callback_data=ConnCB(action=ConnAction.NEW).pack())])
     rows.append([menu_button()])
     return "\n".join(lines), _kb(rows)
 
@@ -137,7 +139,8 @@ def connection_card(c: Connection, tz: str, page: int = 0) -> tuple[str, InlineK
     rows = [state,
             [Button(text="⚡ Run now", callback_data=cb(ConnAction.RUN)),
              Button(text="🧪 Dry run", callback_data=cb(ConnAction.DRY))],
-            [Button(text="🗑 Delete", callback_data=cb(ConnAction.DELETE))],
+            [Button(text="✏️ Edit", callback_data=cb(ConnAction.EDIT)),
+             Button(text="🗑 Delete", callback_data=cb(ConnAction.DELETE))],
             [Button(text="⬅️ Connections", callback_data=ConnCB(action=ConnAction.LIST, page=page).pack())]]
     return "\n".join(lines), _kb(rows)
 

@@ -18,12 +18,13 @@ from bot.handlers import (
     jobs,
     proxies,
     start,
+    wizard,
 )
 
 
 def get_routers() -> list[Router]:
     """Fresh routers of every area, error router last (one set per dispatcher)."""
-    return [start.create_router(), connections.create_router(), jobs.create_router(),
+    return [start.create_router(), wizard.create_router(), connections.create_router(), jobs.create_router(),
             analytics.create_router(), proxies.create_router(), accounts.create_router(),
             alert_actions.create_router(),
             areas.create_router(), errors.create_router()]

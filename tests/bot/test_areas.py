@@ -3,6 +3,7 @@ fake Bot API, over in-memory platform adapters."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from bot.callbacks import (
     MenuCB,
     ProxyAction,
     ProxyCB,
+    WizCB,
 )
 from core.bootstrap import Runtime
 from core.models import (
@@ -50,7 +52,7 @@ from tests.fakes.instagram_private import FakeInstagramPrivate
 from tests.fakes.media import make_clip
 from tests.fakes.platforms import MemoryPlatforms
 from tests.fakes.proxies import PASSWORD, USERNAME, ProxyServers, TargetServer
-from tests.fakes.telegram import button_datas
+from tests.fakes.telegram import button_datas, button_texts
 from tests.fakes.youtube import FakeYouTube
 
 
@@ -348,3 +350,82 @@ async def test_add_youtube_with_client_secret_and_pasted_code(harness: BotHarnes
     assert pasted["message"]["message_id"] in deleted
     account = await Account.get(alias="tube")
     assert account.status is AccountStatus.ACTIVE and account.external_id == yt.channel_id
+
+
+async def latest(h: BotHarness, after: int, contains: str) -> dict[str, Any]:
+    """The message (sent or edited) whose text contains ``contains``, as stored by the fake."""
+    for _ in range(250):
+        for call in h.tg.calls[after:]:
+            if call.method in ("sendMessage", "editMessageText") and contains in call.params.get("text", "") \
+                    and call.result is not None:
+                sent = call.method == "sendMessage"
+                message_id = call.result["message_id"] if sent else call.params["message_id"]
+                return h.tg._messages[(ADMIN, message_id)]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no message containing {contains!r}: "
+                         + " | ".join(str(c.params.get("text", ""))[:80] for c in h.tg.calls[after:]))
+
+
+async def test_connection_wizard_end_to_end(harness: BotHarness, runtime: Runtime) -> None:
+    src = await Account.create(platform=Platform.INSTAGRAM, alias="insta", auth_method=AuthMethod.PRIVATE_API)
+    dst = await Account.create(platform=Platform.YOUTUBE, alias="tube", auth_method=AuthMethod.OAUTH)
+    h = harness
+    mark = len(h.tg.calls)
+    h.tg.send_message(ADMIN, "/connections")
+    listing = await reply(h, mark)
+
+    async def tap(message: dict[str, Any], step: str, value: str, expect: str) -> dict[str, Any]:
+        mark = len(h.tg.calls)
+        h.tg.press_button(ADMIN, message["message_id"], WizCB(step=step, value=value).pack())
+        return await latest(h, mark, expect)
+
+    async def say(text: str, expect: str) -> dict[str, Any]:
+        mark = len(h.tg.calls)
+        h.tg.send_message(ADMIN, text)
+        return await latest(h, mark, expect)
+
+    mark = len(h.tg.calls)
+    h.tg.press_button(ADMIN, listing["message_id"], ConnCB(action=ConnAction.NEW).pack())
+    await latest(h, mark, "step 1/7: basic")
+    await say("x" * 101, "the name must be 1 to 100 characters")
+    step = await say("Travel", "Which direction?")
+    back = await tap(step, "back", "type", "Send a name")  # Back goes to the previous step
+    step = await say("Travel", "Which direction?")
+    step = await tap(step, "type", "instagram_to_youtube", "Choose the source (instagram)")
+    step = await tap(step, "source", str(src.id), "Choose the destination (youtube)")
+    step = await tap(step, "dest", str(dst.id), "Which proxy")
+    step = await tap(step, "proxy", "0", "step 4/7: filters")
+    await tap(step, "filters", "keywords", "Send the keywords")
+    step = await say("tech, AI", "keywords: tech, AI")
+    await tap(step, "filters", "backfill", "date range of old posts")
+    await say("2025-13-01", "is not a date; use YYYY-MM-DD")
+    step = await say("2025-01-01 2025-02-01", "backfill 2025-01-01")
+    step = await tap(step, "filters", "next", "step 5/7: schedule")
+    step = await tap(step, "schedule", "15", "every 15 min")
+    await tap(step, "schedule", "windows", "Send the daily windows")
+    await say("9-12", "'9' is not a time; use HH:MM")
+    step = await say("09:00-12:00", "every 15 min within 09:00-12:00")
+    step = await tap(step, "schedule", "next", "step 6/7: video")
+    step = await tap(step, "transforms", "upscale", "step 6/7: video")
+    await asyncio.sleep(0.1)  # the edit carries the new buttons
+    assert "✅ Upscale to 1080p" in button_texts(h.tg._messages[(ADMIN, step["message_id"])])
+    step = await tap(step, "transforms", "quality", "step 6/7: video")
+    await asyncio.sleep(0.1)
+    assert "🎚 Quality: maximum_compatibility" in button_texts(h.tg._messages[(ADMIN, step["message_id"])])
+    step = await tap(step, "transforms", "next", "step 7/7: review")
+    assert "keywords tech, AI" in step["text"] and "upscale on" in step["text"]
+    saved = await tap(step, "save", "active", "Saved.")
+    assert "🟢 <b>Travel</b>" in saved["text"]
+    conn = await Connection.get(name="Travel")
+    assert conn.status is ConnectionStatus.ACTIVE and conn.filters["caption_keywords"] == ["tech", "AI"]
+    assert conn.schedule["windows"] == [{"start": "09:00", "end": "12:00"}]
+    assert conn.transform_options["upscale"] is True
+    assert conn.transform_options["quality"] == "maximum_compatibility"
+    assert back["text"].startswith("🧭")
+
+    # Editing reuses the steps, filled in; Cancel leaves everything as it was.
+    mark = len(h.tg.calls)
+    h.tg.press_button(ADMIN, saved["message_id"], ConnCB(action=ConnAction.EDIT, id=conn.id).pack())
+    step = await latest(h, mark, "Editing <b>Travel</b>")
+    cancelled = await tap(step, "cancel", "", "Wizard cancelled")
+    assert "Nothing was saved" in cancelled["text"] and (await Connection.get(id=conn.id)).name == "Travel"
