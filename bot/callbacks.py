@@ -127,3 +127,10 @@ class WizCB(CallbackData, prefix="w"):
 
     step: str
     value: str = ""
+
+
+class SetCB(CallbackData, prefix="s"):
+    """A settings view or change: ``section`` and ``value``."""
+
+    section: str
+    value: str = ""

@@ -29,11 +29,3 @@ HELP_TEXT = (
     + "\n".join(f"/{name} — {desc}" for name, desc in COMMANDS)
 )
 
-
-def not_yet(title: str) -> str:
-    """The card of an area whose features have not landed yet."""
-    return (
-        f"<b>{title}</b>\n\n"
-        "🚧 This area is not available yet in this version. "
-        "It arrives with a later update; the main menu has what works today."
-    )

@@ -12,11 +12,11 @@ from bot.handlers import (
     accounts,
     alert_actions,
     analytics,
-    areas,
     connections,
     errors,
     jobs,
     proxies,
+    settings,
     start,
     wizard,
 )
@@ -24,7 +24,7 @@ from bot.handlers import (
 
 def get_routers() -> list[Router]:
     """Fresh routers of every area, error router last (one set per dispatcher)."""
-    return [start.create_router(), wizard.create_router(), connections.create_router(), jobs.create_router(),
-            analytics.create_router(), proxies.create_router(), accounts.create_router(),
-            alert_actions.create_router(),
-            areas.create_router(), errors.create_router()]
+    return [start.create_router(), wizard.create_router(), connections.create_router(),
+            jobs.create_router(), analytics.create_router(), proxies.create_router(),
+            accounts.create_router(), alert_actions.create_router(), settings.create_router(),
+            errors.create_router()]

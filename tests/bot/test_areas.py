@@ -25,6 +25,7 @@ from bot.callbacks import (
     MenuCB,
     ProxyAction,
     ProxyCB,
+    SetCB,
     WizCB,
 )
 from core.bootstrap import Runtime
@@ -429,3 +430,27 @@ async def test_connection_wizard_end_to_end(harness: BotHarness, runtime: Runtim
     step = await latest(h, mark, "Editing <b>Travel</b>")
     cancelled = await tap(step, "cancel", "", "Wizard cancelled")
     assert "Nothing was saved" in cancelled["text"] and (await Connection.get(id=conn.id)).name == "Travel"
+
+
+async def test_settings_change_values_and_alert_kinds(harness: BotHarness, runtime: Runtime) -> None:
+    h = harness
+    mark = len(h.tg.calls)
+    h.tg.send_message(ADMIN, "/settings")
+    overview = await reply(h, mark)
+    assert "Instance: <b>Forwarder</b>" in overview["text"] and "100 uploads a day" in overview["text"]
+    mark = len(h.tg.calls)
+    h.tg.press_button(ADMIN, overview["message_id"], SetCB(section="edit", value="uploads").pack())
+    await reply(h, mark)
+    mark = len(h.tg.calls)
+    h.tg.send_message(ADMIN, "lots")
+    assert "is not a whole number" in (await reply(h, mark))["text"]
+    mark = len(h.tg.calls)
+    h.tg.send_message(ADMIN, "250")
+    saved = await reply(h, mark)
+    assert "✅ Saved." in saved["text"] and "250 uploads a day" in saved["text"]
+    assert runtime.services.platforms.youtube_daily_uploads == 250
+    kinds = await press(h, saved, SetCB(section="kinds").pack())
+    assert "⬜ job retry" in str(kinds["reply_markup"])
+    toggled = await press(h, saved, SetCB(section="toggle", value="job_retry").pack())
+    assert "✅ job retry" in str(toggled["reply_markup"])
+    assert AlertKind.JOB_RETRY in (await runtime.services.alerts.config()).enabled

@@ -43,7 +43,7 @@ async def test_menu_buttons_edit_in_place_and_come_back(harness: BotHarness) -> 
     harness.tg.press_button(ADMIN, menu["message_id"], MenuCB(area=Area.SETTINGS).pack())
     edit = await harness.tg.wait_for("editMessageText", after=mark)
     assert edit.params["message_id"] == menu["message_id"]
-    assert "Settings" in edit.params["text"] and "not available yet" in edit.params["text"]
+    assert "Settings" in edit.params["text"] and "YouTube budget per project" in edit.params["text"]
     await harness.tg.wait_for("answerCallbackQuery", after=mark)
     mark = len(harness.tg.calls)
     harness.tg.press_button(ADMIN, menu["message_id"], MenuCB(area=Area.MENU).pack())
@@ -62,7 +62,7 @@ async def test_help_and_area_commands(harness: BotHarness) -> None:
     mark = len(harness.tg.calls)
     harness.tg.send_message(ADMIN, "/settings")
     msg = await _reply(harness, ADMIN, mark)
-    assert "Settings" in msg["text"] and "not available yet" in msg["text"]
+    assert "Settings" in msg["text"] and "Alert chat: not set" in msg["text"]
     mark = len(harness.tg.calls)
     harness.tg.send_message(ADMIN, "/cancel")
     assert "Nothing to cancel" in (await _reply(harness, ADMIN, mark))["text"]
