@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
@@ -15,6 +18,39 @@ from core.services.jobs import ACTIVE
 from core.settings import Settings
 
 FINISHED = [JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.CANCELLED]
+LIVE_EVERY = 3.0  # seconds between edits of a live job card (Telegram: ~1 edit/s per chat is safe)
+LIVE_FOR = 1800.0  # a card stops following its job after this long
+_live: dict[tuple[int, int], asyncio.Task[None]] = {}
+
+
+async def follow(message: Message, job_id: int, services: Services, settings: Settings) -> None:
+    """Keep an opened job card up to date until the job ends (one edit at most every LIVE_EVERY s)."""
+    last = message.text or ""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LIVE_FOR
+    try:
+        while loop.time() < deadline:
+            await asyncio.sleep(LIVE_EVERY)
+            job = await services.jobs.get(job_id)
+            text, markup = await render(services, settings, JobAction.OPEN, job_id=job_id)
+            if text != last:
+                await message.edit_text(text, reply_markup=markup)  # type: ignore[arg-type]
+                last = text
+            if job.status not in ACTIVE:
+                return
+    except TelegramBadRequest:
+        return  # the message was deleted or replaced: nothing left to follow
+    finally:
+        _live.pop((message.chat.id, message.message_id), None)
+
+
+def watch(message: Message, job_id: int, services: Services, settings: Settings) -> None:
+    """Follow ``job_id`` on ``message`` (one follower per message)."""
+    key = (message.chat.id, message.message_id)
+    old = _live.pop(key, None)
+    if old is not None:
+        old.cancel()
+    _live[key] = asyncio.create_task(follow(message, job_id, services, settings))
 
 
 async def render(services: Services, settings: Settings, action: JobAction, page: int = 0,
@@ -70,6 +106,9 @@ async def action(query: CallbackQuery, callback_data: JobCB, services: Services,
         act = JobAction.OPEN
     text, markup = await render(services, settings, act, callback_data.page, job_id, callback_data.level)
     await show(query, text, markup)  # type: ignore[arg-type]
+    if act is JobAction.OPEN and isinstance(query.message, Message):
+        if (await services.jobs.get(job_id)).status in ACTIVE:
+            watch(query.message, job_id, services, settings)
 
 
 def create_router() -> Router:

@@ -454,3 +454,34 @@ async def test_settings_change_values_and_alert_kinds(harness: BotHarness, runti
     toggled = await press(h, saved, SetCB(section="toggle", value="job_retry").pack())
     assert "✅ job retry" in str(toggled["reply_markup"])
     assert AlertKind.JOB_RETRY in (await runtime.services.alerts.config()).enabled
+
+
+async def test_an_opened_running_job_follows_its_progress(harness: BotHarness, runtime: Runtime,
+                                                          memory: MemoryPlatforms,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.handlers import jobs as job_handlers
+
+    monkeypatch.setattr(job_handlers, "LIVE_EVERY", 0.1)
+    conn, src, _ = await seed(runtime)
+    memory.world(src).add_post(published_at=datetime.now(UTC) + timedelta(seconds=5))
+    [job_id] = (await runtime.services.polls.poll(conn.id)).jobs
+    await Job.filter(id=job_id).update(status=JobStatus.RUNNING, progress_percent=30)
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/jobs")
+    listing = await reply(harness, mark)
+    card = await press(harness, listing, JobCB(action=JobAction.OPEN, id=job_id).pack())
+    assert "30%" in card["text"]
+    mark = len(harness.tg.calls)
+    await Job.filter(id=job_id).update(progress_percent=70, step="upload")
+    live = await harness.tg.wait_for("editMessageText", lambda c: "70%" in c.params["text"], after=mark)
+    assert live.params["message_id"] == card["message_id"] and "Step: upload" in live.params["text"]
+    mark = len(harness.tg.calls)
+    await Job.filter(id=job_id).update(status=JobStatus.SUCCESS, progress_percent=100, step="done")
+    final = await harness.tg.wait_for("editMessageText", lambda c: "— success" in c.params["text"],
+                                      after=mark)
+    assert final.params["message_id"] == card["message_id"]
+    for _ in range(50):
+        if not job_handlers._live:
+            break
+        await asyncio.sleep(0.05)
+    assert job_handlers._live == {}  # the follower stopped with the job
