@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 
@@ -12,7 +13,12 @@ async def show(target: Message | CallbackQuery, text: str,
         await target.answer()
         message = target.message
         if isinstance(message, Message):
-            await message.edit_text(text, reply_markup=markup)
+            try:
+                await message.edit_text(text, reply_markup=markup)
+            except TelegramBadRequest as exc:
+                # Pressing the same button twice asks for the same content: nothing to change.
+                if "message is not modified" not in str(exc):
+                    raise
         return
     await target.answer(text, reply_markup=markup)
 

@@ -485,3 +485,20 @@ async def test_an_opened_running_job_follows_its_progress(harness: BotHarness, r
             break
         await asyncio.sleep(0.05)
     assert job_handlers._live == {}  # the follower stopped with the job
+
+
+async def test_pressing_the_same_button_twice_is_quiet_and_stale_buttons_say_why(
+        harness: BotHarness, runtime: Runtime) -> None:
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/jobs")
+    listing = await reply(harness, mark)
+    for _ in range(2):
+        await press(harness, listing, JobCB(action=JobAction.ACTIVE).pack(), method="answerCallbackQuery")
+    await asyncio.sleep(0.2)
+    assert not [c for c in harness.tg.calls[mark:] if c.method == "sendMessage" and "❌" in c.params["text"]]
+    # A button of a connection deleted meanwhile (e.g. from the Mini App) explains itself.
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, listing["message_id"], ConnCB(action=ConnAction.OPEN, id=999).pack(),
+                            strict=False)
+    stale = await reply(harness, mark)
+    assert stale["text"].startswith("❌ Connection 999 does not exist")
