@@ -309,6 +309,11 @@ async def on_text(message: Message, services: Services, state: FSMContext) -> No
     await goto(message, state, services, "filters", draft)
 
 
+async def use_buttons(message: Message) -> None:
+    """Text where the step wants a button: say so instead of staying silent."""
+    await message.answer("👆 Choose with the buttons above, or press Back / Cancel (or send /cancel).")
+
+
 def create_router() -> Router:
     """A fresh router for the wizard."""
     router = Router(name="wizard")
@@ -316,4 +321,7 @@ def create_router() -> Router:
     router.callback_query.register(on_button, WizCB.filter())
     typed = StateFilter(Wizard.name, Wizard.keywords, Wizard.exclude, Wizard.backfill, Wizard.windows)
     router.message.register(on_text, typed, F.text & ~F.text.startswith("/"))
+    buttons = StateFilter(Wizard.type, Wizard.source, Wizard.dest, Wizard.proxy, Wizard.filters,
+                          Wizard.schedule, Wizard.transforms, Wizard.review)
+    router.message.register(use_buttons, buttons, ~F.text.startswith("/"))
     return router

@@ -28,6 +28,7 @@ from bot.callbacks import (
     SetCB,
     WizCB,
 )
+from bot.middlewares import REFUSAL
 from core.bootstrap import Runtime
 from core.models import (
     Account,
@@ -46,7 +47,7 @@ from core.platforms.telegram import TelegramSender
 from core.platforms.youtube_oauth import OAuthService
 from core.services.accounts import AccountService
 from core.services.alerts import AlertKind, AlertService
-from tests.bot.conftest import ADMIN, BotHarness
+from tests.bot.conftest import ADMIN, STRANGER, BotHarness
 from tests.core.test_accounts import SECRET, IssuedBy
 from tests.fakes.google_oauth import FakeGoogleOAuth
 from tests.fakes.instagram_private import FakeInstagramPrivate
@@ -502,3 +503,64 @@ async def test_pressing_the_same_button_twice_is_quiet_and_stale_buttons_say_why
                             strict=False)
     stale = await reply(harness, mark)
     assert stale["text"].startswith("❌ Connection 999 does not exist")
+
+
+WIZARD_PATH = [("name", None), ("type", "instagram_to_youtube"), ("source", "SRC"), ("dest", "DST"),
+               ("proxy", "0"), ("filters", "next"), ("schedule", "next"), ("transforms", "next")]
+
+
+@pytest.mark.parametrize("stop_at", range(len(WIZARD_PATH) + 1))
+async def test_wizard_cancel_and_wrong_input_at_every_step(harness: BotHarness, runtime: Runtime,
+                                                           stop_at: int) -> None:
+    src = await Account.create(platform=Platform.INSTAGRAM, alias="insta", auth_method=AuthMethod.PRIVATE_API)
+    dst = await Account.create(platform=Platform.YOUTUBE, alias="tube", auth_method=AuthMethod.OAUTH)
+    h = harness
+    mark = len(h.tg.calls)
+    h.tg.send_message(ADMIN, "/connections")
+    listing = await reply(h, mark)
+    mark = len(h.tg.calls)
+    h.tg.press_button(ADMIN, listing["message_id"], ConnCB(action=ConnAction.NEW).pack())
+    step = await latest(h, mark, "step 1/7")
+    for name, value in WIZARD_PATH[:stop_at]:
+        mark = len(h.tg.calls)
+        if value is None:
+            h.tg.send_message(ADMIN, "n" * 101)  # a name too long is a wrong input...
+            await latest(h, mark, "the name must be 1 to 100 characters")
+            mark = len(h.tg.calls)
+            h.tg.send_message(ADMIN, "Wizard test")  # ...asked again, then a right one
+            step = await latest(h, mark, "Which direction?")
+            continue
+        # A typed message where a button is expected is answered, and changes nothing.
+        h.tg.send_message(ADMIN, "something typed")
+        await latest(h, mark, "Choose with the buttons above")
+        mark = len(h.tg.calls)
+        real = {"SRC": str(src.id), "DST": str(dst.id)}.get(value, value)
+        h.tg.press_button(ADMIN, step["message_id"], WizCB(step=name, value=real).pack())
+        step = await latest(h, mark, "🧭")
+    mark = len(h.tg.calls)
+    h.tg.press_button(ADMIN, step["message_id"], WizCB(step="cancel").pack())
+    await latest(h, mark, "Wizard cancelled. Nothing was saved.")
+    assert await Connection.all().count() == 0
+
+
+CALLBACKS = [MenuCB(area=Area.CONNECTIONS).pack(), ConnCB(action=ConnAction.DELETE_YES, id=1).pack(),
+             JobCB(action=JobAction.RETRY, id=1).pack(), ProxyCB(action=ProxyAction.DELETE_YES, id=1).pack(),
+             AccCB(action=AccAction.DELETE_YES, id=1).pack(),
+             SetCB(section="toggle", value="job_failed").pack(),
+             WizCB(step="save", value="active").pack(), AnaCB(days=7).pack(), "al:retry:1", "al:solved:1",
+             "al:code:1"]
+
+
+@pytest.mark.parametrize("data", CALLBACKS)
+async def test_a_stranger_pressing_any_button_changes_nothing(harness: BotHarness, runtime: Runtime,
+                                                              data: str) -> None:
+    conn, src, _ = await seed(runtime)
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/menu")
+    menu_msg = await reply(harness, mark)
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(STRANGER, menu_msg["message_id"], data, chat_id=ADMIN, strict=False)
+    answer = await harness.tg.wait_for("answerCallbackQuery", after=mark)
+    assert answer.params.get("text") == REFUSAL
+    assert not [c for c in harness.tg.calls[mark:] if c.method in ("editMessageText", "sendPhoto")]
+    assert await Connection.filter(id=conn.id).exists() and await Account.filter(id=src.id).exists()
