@@ -7,6 +7,7 @@ Messages that carry a password, a token or an authorization code are deleted onc
 from __future__ import annotations
 
 import html
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -40,6 +41,7 @@ class AddAccount(StatesGroup):
     two_factor = State()
     token = State()
     graph_id = State()
+    graph_expiry = State()
     client_secret = State()
     paste = State()
 
@@ -185,7 +187,8 @@ async def take_alias(message: Message, state: FSMContext, services: Services) ->
 async def take_username(message: Message, state: FSMContext) -> None:
     await state.update_data(username=(message.text or "").strip().lstrip("@"))
     await state.set_state(AddAccount.password)
-    await message.answer("🔒 The password (the message is deleted once read):")
+    await message.answer("🔒 The password (the message is deleted once read), or a saved instagrapi session "
+                         "as a <code>.json</code> file:")
 
 
 async def _add_private(message: Message, state: FSMContext, services: Services, code: str | None) -> None:
@@ -214,6 +217,29 @@ async def take_password(message: Message, state: FSMContext, services: Services)
     await _add_private(message, state, services, None)
 
 
+async def take_session_file(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    """A saved session instead of the password (deleted once read, like a password)."""
+    if message.document is None or (message.document.file_size or 0) > 512 * 1024:
+        await message.answer("❌ Send the password as text, or the session as a .json file (at most 512 KB).")
+        return
+    buffer = await bot.download(message.document)
+    session = (buffer.read() if buffer else b"").decode("utf-8", "replace")
+    await _delete(message)
+    data = await state.get_data()
+    try:
+        account = await services.accounts.add_instagram_private(data["alias"], data["username"], "",
+                                                                session_json=session)
+    except InvalidInput as exc:
+        await message.answer("❌ " + e("; ".join(exc.fields.values())) + "\nSend it again, or /cancel.")
+        return
+    except AuthError as exc:
+        await state.clear()
+        await message.answer(f"❌ Instagram refused the session: {e(exc.message)}")
+        return
+    await state.clear()
+    await message.answer(f"✅ Added <b>{e(account.alias)}</b> (@{e(account.username)}) from its session.")
+
+
 async def take_two_factor(message: Message, state: FSMContext, services: Services) -> None:
     code = (message.text or "").strip()
     await _delete(message)
@@ -228,14 +254,34 @@ async def take_token(message: Message, state: FSMContext) -> None:
                          "page id:")
 
 
-async def take_graph_id(message: Message, state: FSMContext, services: Services) -> None:
+async def take_graph_id(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip().lower()
     page = text.startswith("page")
     value = text.removeprefix("page").strip()
+    if not value.isdigit():
+        await message.answer("❌ An id is digits only. Send it again, or /cancel.")
+        return
+    await state.update_data(graph_id=value, graph_page=page)
+    await state.set_state(AddAccount.graph_expiry)
+    await message.answer("📅 When does the token expire? <code>YYYY-MM-DD</code> (long-lived tokens last 60 "
+                         "days), or <code>-</code> if you do not know:")
+
+
+async def take_graph_expiry(message: Message, state: FSMContext, services: Services) -> None:
+    text = (message.text or "").strip()
+    expiry = None
+    if text != "-":
+        try:
+            expiry = datetime.combine(date.fromisoformat(text), time(0, 0), UTC)
+        except ValueError:
+            await message.answer("❌ Send the date as YYYY-MM-DD, or - to skip.")
+            return
     data = await state.get_data()
+    value, page = data["graph_id"], data["graph_page"]
     try:
         account = await services.accounts.add_instagram_graph(
-            data["alias"], data["token"], ig_user_id=None if page else value, page_id=value if page else None)
+            data["alias"], data["token"], ig_user_id=None if page else value, page_id=value if page else None,
+            token_expiry=expiry)
     except InvalidInput as exc:
         reason = html.escape("; ".join(exc.fields.values()), quote=False)
         await message.answer(f"❌ {reason}\nSend the id again, or /cancel.")
@@ -287,9 +333,11 @@ def create_router() -> Router:
     router.message.register(take_alias, StateFilter(AddAccount.alias), text)
     router.message.register(take_username, StateFilter(AddAccount.username), text)
     router.message.register(take_password, StateFilter(AddAccount.password), text)
+    router.message.register(take_session_file, StateFilter(AddAccount.password), F.document)
     router.message.register(take_two_factor, StateFilter(AddAccount.two_factor), text)
     router.message.register(take_token, StateFilter(AddAccount.token), text)
     router.message.register(take_graph_id, StateFilter(AddAccount.graph_id), text)
+    router.message.register(take_graph_expiry, StateFilter(AddAccount.graph_expiry), text)
     router.message.register(take_client_secret, StateFilter(AddAccount.client_secret))
     router.message.register(take_paste, StateFilter(AddAccount.paste), text)
     return router
