@@ -139,7 +139,8 @@ def connection_card(c: Connection, tz: str, page: int = 0) -> tuple[str, InlineK
     rows = [state,
             [Button(text="⚡ Run now", callback_data=cb(ConnAction.RUN)),
              Button(text="🧪 Dry run", callback_data=cb(ConnAction.DRY))],
-            [Button(text="✏️ Edit", callback_data=cb(ConnAction.EDIT)),
+            [Button(text="📜 Jobs", callback_data=JobCB(action=JobAction.HISTORY, id=c.id).pack()),
+             Button(text="✏️ Edit", callback_data=cb(ConnAction.EDIT)),
              Button(text="🗑 Delete", callback_data=cb(ConnAction.DELETE))],
             [Button(text="⬅️ Connections", callback_data=ConnCB(action=ConnAction.LIST, page=page).pack())]]
     return "\n".join(lines), _kb(rows)
@@ -197,18 +198,37 @@ def _job_line(job: Job) -> str:
 
 
 def job_list(title: str, total: int, jobs: list[Job], page: int, action: JobAction,
-             empty: str) -> tuple[str, InlineKeyboardMarkup]:
-    """A page of jobs with a button for each."""
+             empty: str, page_data: Any = None, top: list[list[Button]] | None = None
+             ) -> tuple[str, InlineKeyboardMarkup]:
+    """A page of jobs with a button for each (``top``: filter rows above them)."""
     lines = [f"<b>{title}</b> ({total})", ""] + ([_job_line(j) for j in jobs] or [empty])
-    rows = [[Button(text=f"{JOB_ICON[j.status]} #{j.id}", callback_data=JobCB(action=JobAction.OPEN,
-                                                                              id=j.id).pack())
-             for j in jobs[i:i + 4]] for i in range(0, len(jobs), 4)]
-    rows.append(_pager(total, page, lambda p: JobCB(action=action, page=p).pack()))
+    rows = list(top or [])
+    rows += [[Button(text=f"{JOB_ICON[j.status]} #{j.id}", callback_data=JobCB(action=JobAction.OPEN,
+                                                                               id=j.id).pack())
+              for j in jobs[i:i + 4]] for i in range(0, len(jobs), 4)]
+    rows.append(_pager(total, page, page_data or (lambda p: JobCB(action=action, page=p).pack())))
     rows.append([Button(text="⚙️ Active", callback_data=JobCB(action=JobAction.ACTIVE).pack()),
                  Button(text="📜 History", callback_data=JobCB(action=JobAction.HISTORY).pack()),
                  Button(text="☠️ Dead letter", callback_data=JobCB(action=JobAction.DLQ).pack())])
     rows.append([Button(text="🧾 Logs", callback_data=JobCB(action=JobAction.LOGS).pack()), menu_button()])
     return "\n".join(lines), _kb(rows)
+
+
+def history(title: str, total: int, jobs: list[Job], page: int, connection_id: int, status: str,
+            days: str) -> tuple[str, InlineKeyboardMarkup]:
+    """Finished jobs filtered by connection, status and period, with the filter buttons."""
+    label = {"": "all", "success": "succeeded", "failed": "failed", "cancelled": "cancelled"}[status]
+    period = f"last {days} d" if days else "any time"
+
+    def cb(s: str, d: str, p: int = 0) -> str:
+        return JobCB(action=JobAction.HISTORY, id=connection_id, page=p, level=f"{s}.{d}").pack()
+
+    top = [[Button(text=("• " if status == s else "") + name, callback_data=cb(s, days))
+            for s, name in (("", "All"), ("success", "✅"), ("failed", "❌"), ("cancelled", "🚫"))],
+           [Button(text=("• " if days == d else "") + name, callback_data=cb(status, d))
+            for d, name in (("1", "24 h"), ("7", "7 d"), ("30", "30 d"), ("", "all"))]]
+    return job_list(f"{title} — {label}, {period}", total, jobs, page, JobAction.HISTORY, "No job matches.",
+                    page_data=lambda p: cb(status, days, p), top=top)
 
 
 def job_card(job: Job, logs: list[LogEntry], tz: str) -> tuple[str, InlineKeyboardMarkup]:

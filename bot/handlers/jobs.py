@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -69,8 +70,14 @@ async def render(services: Services, settings: Settings, action: JobAction, page
         return views.job_list("☠️ Dead letter", total, page_jobs, page, action,
                               "Nothing failed for good. 🎉")
     if action is JobAction.HISTORY:
-        total, page_jobs = await jobs.list_jobs(statuses=FINISHED, limit=views.PAGE, offset=page * views.PAGE)
-        return views.job_list("📜 Job history", total, page_jobs, page, action, "No finished job yet.")
+        status, _, days = (level or ".").partition(".")
+        statuses = [JobStatus(status)] if status else FINISHED
+        since = services.jobs.clock() - timedelta(days=int(days)) if days.isdigit() else None
+        total, page_jobs = await jobs.list_jobs(statuses=statuses, connection_id=job_id or None, since=since,
+                                                limit=views.PAGE, offset=page * views.PAGE)
+        title = "📜 Job history" + (f" of {views.e((await services.connections.get(job_id)).name)}"
+                                   if job_id else "")
+        return views.history(title, total, page_jobs, page, job_id, status, days)
     total, page_jobs = await jobs.list_jobs(statuses=list(ACTIVE), limit=views.PAGE, offset=page * views.PAGE)
     return views.job_list("⚙️ Active jobs", total, page_jobs, page, JobAction.ACTIVE, "Nothing is running.")
 

@@ -564,3 +564,25 @@ async def test_a_stranger_pressing_any_button_changes_nothing(harness: BotHarnes
     assert answer.params.get("text") == REFUSAL
     assert not [c for c in harness.tg.calls[mark:] if c.method in ("editMessageText", "sendPhoto")]
     assert await Connection.filter(id=conn.id).exists() and await Account.filter(id=src.id).exists()
+
+
+async def test_history_filters_by_connection_status_and_period(harness: BotHarness, runtime: Runtime,
+                                                               memory: MemoryPlatforms) -> None:
+    conn, src, _ = await seed(runtime)
+    for i in range(3):
+        memory.world(src).add_post(published_at=datetime.now(UTC) + timedelta(seconds=5 + i))
+    ids = (await runtime.services.polls.poll(conn.id)).jobs
+    await Job.filter(id=ids[0]).update(status=JobStatus.SUCCESS)
+    await Job.filter(id=ids[1]).update(status=JobStatus.FAILED, error_code="video_corrupt")
+    await Job.filter(id=ids[2]).update(status=JobStatus.FAILED, error_code="video_corrupt")
+    await Job.filter(id=ids[2]).update(created_at=datetime.now(UTC) - timedelta(days=10))
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/connections")
+    listing = await reply(harness, mark)
+    card = await press(harness, listing, ConnCB(action=ConnAction.OPEN, id=conn.id).pack())
+    history = await press(harness, card, JobCB(action=JobAction.HISTORY, id=conn.id).pack())
+    assert "Job history of ig to yt — all, any time</b> (3)" in history["text"]
+    failed = await press(harness, card, JobCB(action=JobAction.HISTORY, id=conn.id, level="failed.").pack())
+    assert "— failed, any time</b> (2)" in failed["text"]
+    recent = await press(harness, card, JobCB(action=JobAction.HISTORY, id=conn.id, level="failed.7").pack())
+    assert "— failed, last 7 d</b> (1)" in recent["text"] and f"#{ids[1]}" in recent["text"]
