@@ -41,6 +41,7 @@ class ConnAction(StrEnum):
     DELETE_YES = "dy"
     NEW = "nw"
     EDIT = "ed"
+    POLICY = "po"
 
 
 class ConnCB(CallbackData, prefix="c"):
@@ -87,6 +88,7 @@ class ProxyAction(StrEnum):
     ADD = "ad"
     TEST = "te"
     TEST_ALL = "ta"
+    EDIT = "ed"
     DELETE = "de"
     DELETE_YES = "dy"
 
@@ -133,4 +135,12 @@ class SetCB(CallbackData, prefix="s"):
     """A settings view or change: ``section`` and ``value``."""
 
     section: str
+    value: str = ""
+
+
+class PolicyCB(CallbackData, prefix="pp"):
+    """A change to a connection's proxy rotation policy."""
+
+    id: int
+    what: str
     value: str = ""

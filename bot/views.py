@@ -139,7 +139,8 @@ def connection_card(c: Connection, tz: str, page: int = 0) -> tuple[str, InlineK
     rows = [state,
             [Button(text="⚡ Run now", callback_data=cb(ConnAction.RUN)),
              Button(text="🧪 Dry run", callback_data=cb(ConnAction.DRY))],
-            [Button(text="📜 Jobs", callback_data=JobCB(action=JobAction.HISTORY, id=c.id).pack()),
+            [Button(text="🔀 Proxies", callback_data=cb(ConnAction.POLICY)),
+             Button(text="📜 Jobs", callback_data=JobCB(action=JobAction.HISTORY, id=c.id).pack()),
              Button(text="✏️ Edit", callback_data=cb(ConnAction.EDIT)),
              Button(text="🗑 Delete", callback_data=cb(ConnAction.DELETE))],
             [Button(text="⬅️ Connections", callback_data=ConnCB(action=ConnAction.LIST, page=page).pack())]]

@@ -16,6 +16,7 @@ from bot.handlers import (
     errors,
     jobs,
     proxies,
+    proxy_policy,
     settings,
     start,
     wizard,
@@ -24,7 +25,8 @@ from bot.handlers import (
 
 def get_routers() -> list[Router]:
     """Fresh routers of every area, error router last (one set per dispatcher)."""
-    return [start.create_router(), wizard.create_router(), connections.create_router(),
+    return [start.create_router(), wizard.create_router(), proxy_policy.create_router(),
+            connections.create_router(),
             jobs.create_router(), analytics.create_router(), proxies.create_router(),
             accounts.create_router(), alert_actions.create_router(), settings.create_router(),
             errors.create_router()]

@@ -25,7 +25,7 @@ ASK = ("🛡 Send the proxy on one line:\n<code>name type://user:password@host:p
 
 
 class AddProxy(StatesGroup):
-    """Waiting for the proxy line."""
+    """Waiting for the proxy line (a new proxy, or new values for ``edit_id``)."""
 
     line = State()
 
@@ -58,7 +58,8 @@ def proxy_card(p: Proxy, tz: str) -> tuple[str, InlineKeyboardMarkup]:
     if p.last_error:
         lines.append(f"Last error: {e(p.last_error)}")
     return "\n".join(lines), _kb([
-        [_button("🩺 Test", ProxyAction.TEST, p.id), _button("🗑 Delete", ProxyAction.DELETE, p.id)],
+        [_button("🩺 Test", ProxyAction.TEST, p.id), _button("✏️ Edit", ProxyAction.EDIT, p.id),
+         _button("🗑 Delete", ProxyAction.DELETE, p.id)],
         [_button("⬅️ Proxies", ProxyAction.LIST), menu_button()]])
 
 
@@ -88,9 +89,11 @@ async def menu(query: CallbackQuery, services: Services) -> None:
 async def action(query: CallbackQuery, callback_data: ProxyCB, services: Services, settings: Settings,
                  state: FSMContext) -> None:
     act, pid, proxies = callback_data.action, callback_data.id, services.proxies
-    if act is ProxyAction.ADD:
+    if act in (ProxyAction.ADD, ProxyAction.EDIT):
         await state.set_state(AddProxy.line)
-        await reply(query, ASK)
+        await state.update_data(edit_id=pid if act is ProxyAction.EDIT else None)
+        await reply(query, ASK if act is ProxyAction.ADD else
+                    ASK.replace("Send the proxy", "Send the proxy's new values"))
         return
     if act is ProxyAction.TEST_ALL:
         await query.answer("Testing every proxy…")
@@ -135,10 +138,19 @@ async def take_line(message: Message, services: Services, state: FSMContext, set
         await message.delete()
     except Exception:  # noqa: BLE001 - best effort
         pass
+    edit_id = (await state.get_data()).get("edit_id")
     try:
         alias, spec = parse_line(text)
-        proxy = await services.proxies.create(alias, spec.type, spec.host, spec.port, spec.username,
-                                              spec.password)
+        if edit_id:
+            named = len(text.split()) == 2
+            changes: dict[str, object] = {"type": spec.type, "host": spec.host, "port": spec.port,
+                                          "username": spec.username, "password": spec.password}
+            if named:
+                changes["alias"] = alias
+            proxy = await services.proxies.update(int(edit_id), **changes)
+        else:
+            proxy = await services.proxies.create(alias, spec.type, spec.host, spec.port, spec.username,
+                                                  spec.password)
     except ProxyInputError as exc:
         await message.answer(f"❌ {html.escape(exc.message)}\nSend the line again, or /cancel.")
         return

@@ -586,3 +586,37 @@ async def test_history_filters_by_connection_status_and_period(harness: BotHarne
     assert "— failed, any time</b> (2)" in failed["text"]
     recent = await press(harness, card, JobCB(action=JobAction.HISTORY, id=conn.id, level="failed.7").pack())
     assert "— failed, last 7 d</b> (1)" in recent["text"] and f"#{ids[1]}" in recent["text"]
+
+
+async def test_proxy_policy_and_proxy_edit(harness: BotHarness, runtime: Runtime) -> None:
+    from bot.callbacks import PolicyCB
+
+    conn, _, _ = await seed(runtime)
+    a = await runtime.services.proxies.create("a", "http", "127.0.0.1", 1080)
+    b = await runtime.services.proxies.create("b", "socks5", "127.0.0.1", 1081)
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/connections")
+    listing = await reply(harness, mark)
+    await press(harness, listing, ConnCB(action=ConnAction.OPEN, id=conn.id).pack())
+    view = await press(harness, listing, ConnCB(action=ConnAction.POLICY, id=conn.id).pack())
+    assert "Mode: 📌 Sticky" in view["text"] and "Pool: empty" in view["text"]
+    for what, value in (("mode", "round_robin"), ("pool", str(a.id)), ("pool", str(b.id)), ("fallback", "")):
+        view = await press(harness, listing, PolicyCB(id=conn.id, what=what, value=value).pack())
+    assert "Mode: 🔁 Round robin" in view["text"] and "Pool: a, b" in view["text"]
+    assert "direct connection when no proxy is healthy: yes" in view["text"]
+    policy = (await Connection.get(id=conn.id)).proxy_policy
+    assert policy["mode"] == "round_robin" and policy["pool"] == [a.id, b.id] and policy["fallback_to_direct"]
+    # Edit a proxy with a new line; the old health no longer applies.
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/proxies")
+    plist = await reply(harness, mark)
+    await press(harness, plist, ProxyCB(action=ProxyAction.OPEN, id=a.id).pack())
+    mark = len(harness.tg.calls)
+    harness.tg.press_button(ADMIN, plist["message_id"], ProxyCB(action=ProxyAction.EDIT, id=a.id).pack())
+    assert "new values" in (await reply(harness, mark))["text"]
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "a2 socks5://u:p@127.0.0.1:1099")
+    await harness.tg.wait_for("sendMessage", lambda c: "Saved <b>a2</b>" in c.params.get("text", ""),
+                              after=mark, timeout=15)
+    edited = await Proxy.get(id=a.id)
+    assert (edited.alias, edited.type.value, edited.port, edited.username) == ("a2", "socks5", 1099, "u")
