@@ -89,15 +89,18 @@ class ProxyAction(StrEnum):
     TEST = "te"
     TEST_ALL = "ta"
     EDIT = "ed"
+    STEPS = "sb"
+    KIND = "ki"
     DELETE = "de"
     DELETE_YES = "dy"
 
 
 class ProxyCB(CallbackData, prefix="p"):
-    """A proxy list or an action on one proxy."""
+    """A proxy list or an action on one proxy (``kind``: the type chosen step by step)."""
 
     action: ProxyAction
     id: int = 0
+    kind: str = ""
 
 
 class AccAction(StrEnum):

@@ -15,7 +15,7 @@ from bot.handlers.common import reply, show
 from bot.views import e, local, menu_button
 from core.bootstrap import Services
 from core.models import Proxy, ProxyHealth
-from core.platforms.proxy import ProxyInputError, ProxySpec
+from core.platforms.proxy import ProxyInputError, ProxySpec, parse_port
 from core.settings import Settings
 
 HEALTH_ICON = {ProxyHealth.HEALTHY: "🟢", ProxyHealth.UNHEALTHY: "🔴", ProxyHealth.UNCHECKED: "⚪"}
@@ -25,9 +25,14 @@ ASK = ("🛡 Send the proxy on one line:\n<code>name type://user:password@host:p
 
 
 class AddProxy(StatesGroup):
-    """Waiting for the proxy line (a new proxy, or new values for ``edit_id``)."""
+    """Waiting for the proxy line (a new proxy, or new values for ``edit_id``), or step by step."""
 
     line = State()
+    host = State()
+    port = State()
+    username = State()
+    password = State()
+    alias = State()
 
 
 def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
@@ -44,7 +49,9 @@ def proxy_list(proxies: list[Proxy]) -> tuple[str, InlineKeyboardMarkup]:
               + (f", {p.latency_ms} ms" if p.latency_ms is not None else "") for p in proxies] \
         or ["No proxy yet. Jobs connect directly."]
     rows = [[_button(f"{HEALTH_ICON[p.health]} {p.alias}"[:60], ProxyAction.OPEN, p.id)] for p in proxies]
-    rows.append([_button("➕ Add", ProxyAction.ADD), _button("🩺 Test all", ProxyAction.TEST_ALL)])
+    rows.append([_button("➕ Add (one line)", ProxyAction.ADD),
+                 _button("➕ Step by step", ProxyAction.STEPS)])
+    rows.append([_button("🩺 Test all", ProxyAction.TEST_ALL)])
     rows.append([menu_button()])
     return "\n".join(lines), _kb(rows)
 
@@ -89,6 +96,16 @@ async def menu(query: CallbackQuery, services: Services) -> None:
 async def action(query: CallbackQuery, callback_data: ProxyCB, services: Services, settings: Settings,
                  state: FSMContext) -> None:
     act, pid, proxies = callback_data.action, callback_data.id, services.proxies
+    if act is ProxyAction.STEPS:
+        await show(query, "🛡 Which kind of proxy?", _kb([[InlineKeyboardButton(
+            text=k, callback_data=ProxyCB(action=ProxyAction.KIND, kind=k).pack()) for k in ("http", "https",
+                                                                                          "socks5")]]))
+        return
+    if act is ProxyAction.KIND:
+        await state.set_state(AddProxy.host)
+        await state.update_data(step={"type": callback_data.kind})
+        await reply(query, "🖥 The proxy's host name or IP address:")
+        return
     if act in (ProxyAction.ADD, ProxyAction.EDIT):
         await state.set_state(AddProxy.line)
         await state.update_data(edit_id=pid if act is ProxyAction.EDIT else None)
@@ -152,7 +169,7 @@ async def take_line(message: Message, services: Services, state: FSMContext, set
             proxy = await services.proxies.create(alias, spec.type, spec.host, spec.port, spec.username,
                                                   spec.password)
     except ProxyInputError as exc:
-        await message.answer(f"❌ {html.escape(exc.message)}\nSend the line again, or /cancel.")
+        await message.answer(f"❌ {html.escape(exc.message, quote=False)}\nSend the line again, or /cancel.")
         return
     await state.clear()
     check = await services.proxies.health_check(proxy.id)
@@ -162,6 +179,57 @@ async def take_line(message: Message, services: Services, state: FSMContext, set
     await message.answer(note + "\n\n" + text, reply_markup=markup)
 
 
+STEP_PROMPTS = {
+    "host": ("port", "🔢 The port (1-65535):"),
+    "port": ("username", "👤 The username, or - for none:"),
+    "username": ("password", "🔒 The password, or - for none (the message is deleted once read):"),
+    "password": ("alias", "🏷 A name for this proxy, or - to name it host:port:"),
+}
+
+
+async def take_step(message: Message, services: Services, state: FSMContext, settings: Settings) -> None:
+    """One field of the step-by-step dialog, checked as it comes."""
+    field = (await state.get_state() or "").split(":")[-1]
+    text = (message.text or "").strip()
+    data = dict((await state.get_data()).get("step") or {})
+    if field == "password":
+        await _delete_quietly(message)
+    value: object = None if text == "-" and field in ("username", "password", "alias") else text
+    try:
+        if field == "host":
+            ProxySpec(str(data["type"]), text, 1)
+        elif field == "port":
+            value = parse_port(text)
+    except ProxyInputError as exc:
+        await message.answer(f"❌ {html.escape(exc.message, quote=False)}\nSend it again, or /cancel.")
+        return
+    data[field] = value
+    await state.update_data(step=data)
+    if field != "alias":
+        following, prompt = STEP_PROMPTS[field]
+        await state.set_state(getattr(AddProxy, following))
+        await message.answer(prompt)
+        return
+    alias = str(data.get("alias") or f"{data['host']}:{data['port']}")
+    try:
+        proxy = await services.proxies.create(
+            alias, str(data["type"]), str(data["host"]), int(str(data["port"])),
+            data.get("username"), data.get("password"))  # type: ignore[arg-type]
+    except ProxyInputError as exc:
+        await message.answer(f"❌ {html.escape(exc.message, quote=False)}\nSend another name, or /cancel.")
+        return
+    await state.clear()
+    text_, markup = proxy_card(await services.proxies.get(proxy.id), settings.timezone)
+    await message.answer(f"✅ Saved <b>{e(proxy.alias)}</b>. Test it below.\n\n" + text_, reply_markup=markup)
+
+
+async def _delete_quietly(message: Message) -> None:
+    try:
+        await message.delete()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 def create_router() -> Router:
     """A fresh router for the proxies area."""
     router = Router(name="proxies")
@@ -169,4 +237,7 @@ def create_router() -> Router:
     router.callback_query.register(menu, MenuCB.filter(F.area == Area.PROXIES))
     router.callback_query.register(action, ProxyCB.filter())
     router.message.register(take_line, StateFilter(AddProxy.line), F.text & ~F.text.startswith("/"))
+    router.message.register(take_step, StateFilter(AddProxy.host, AddProxy.port, AddProxy.username,
+                                                   AddProxy.password, AddProxy.alias),
+                            F.text & ~F.text.startswith("/"))
     return router

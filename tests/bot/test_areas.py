@@ -620,3 +620,28 @@ async def test_proxy_policy_and_proxy_edit(harness: BotHarness, runtime: Runtime
                               after=mark, timeout=15)
     edited = await Proxy.get(id=a.id)
     assert (edited.alias, edited.type.value, edited.port, edited.username) == ("a2", "socks5", 1099, "u")
+
+
+async def test_add_a_proxy_step_by_step(harness: BotHarness, runtime: Runtime) -> None:
+    mark = len(harness.tg.calls)
+    harness.tg.send_message(ADMIN, "/proxies")
+    plist = await reply(harness, mark)
+    kinds = await press(harness, plist, ProxyCB(action=ProxyAction.STEPS).pack())
+    assert "Which kind of proxy?" in kinds["text"]
+    mark = len(harness.tg.calls)
+    socks = ProxyCB(action=ProxyAction.KIND, kind="socks5").pack()
+    harness.tg.press_button(ADMIN, plist["message_id"], socks)
+    await reply(harness, mark)
+    for text, expect in (("bad host!", "is not a hostname or an IP address"), ("127.0.0.1", "The port"),
+                         ("99999", "1-65535"), ("1080", "The username"), ("bob", "The password"),
+                         ("s3cret", "A name"),
+                         ("home", "Saved <b>home</b>")):
+        mark = len(harness.tg.calls)
+        sent = harness.tg.send_message(ADMIN, text)
+        got = await latest(harness, mark, expect)
+        assert expect in got["text"]
+        if text == "s3cret":
+            password_id = sent["message"]["message_id"]
+    proxy = await Proxy.get(alias="home")
+    assert (proxy.type.value, proxy.port, proxy.username, proxy.password) == ("socks5", 1080, "bob", "s3cret")
+    assert password_id in {c.params["message_id"] for c in harness.tg.calls_of("deleteMessage")}
