@@ -85,6 +85,10 @@ async def serve(settings: Settings, *, bot: bool, worker: bool, web_app: bool, e
 
     runtime = await open_runtime(settings, migrate=migrate, start_embedded_redis=embedded,
                                  queue_factory=ArqQueue)
+    from webapp.media import media_url_for
+
+    # Graph API uploads fetch the video from a signed, expiring URL of the web app (https only).
+    runtime.services.forward.media_url = media_url_for(runtime)
     tasks: list[asyncio.Task[None]] = []
     tg_bot = dp = worker_obj = runner = None
     try:

@@ -209,6 +209,10 @@ class OAuthService:
             raise _auth("this authorization link is unknown; press Authorize again")
         return await self._complete_row(row, code)
 
+    async def pending(self, state: str) -> OAuthState | None:
+        """The stored row of a state this service issued (used or not), with its account."""
+        return await OAuthState.get_or_none(state_hash=self._hash(state)).prefetch_related("account")
+
     async def complete_pasted(self, account_id: int, text: str) -> Account:
         """Complete from what the admin pasted: the redirected URL or a bare code."""
         text = text.strip()

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from core.errors import ForwarderError, NotFound
+from core.errors import ForwarderError, InvalidInput, NotFound
 from core.models import (
     Account,
     AccountStatus,
@@ -197,7 +197,8 @@ class JobService:
             raise NotFound(f"Account {account_id} does not exist")
         code = code.strip().replace(" ", "")
         if not code.isdigit() or not 4 <= len(code) <= 8:
-            raise ForwarderError("A security code is 4 to 8 digits, as Instagram sent it by e-mail or SMS")
+            raise InvalidInput({"code": "a security code is 4 to 8 digits, as Instagram sent it by e-mail "
+                                        "or SMS"})
         async with self.factory.source(account) as adapter:
             submit = getattr(adapter, "submit_security_code", None)
             if submit is None:
