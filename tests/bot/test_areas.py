@@ -94,6 +94,15 @@ async def press(h: BotHarness, message: dict[str, Any], data: str, method: str =
     return call.params if method.startswith("edit") else call.result
 
 
+async def open_card(h: BotHarness, connection_id: int) -> dict[str, Any]:
+    """/connections, then the connection's card in the same message; returns that message."""
+    mark = len(h.tg.calls)
+    h.tg.send_message(ADMIN, "/connections")
+    listing = await reply(h, mark)
+    await press(h, listing, ConnCB(action=ConnAction.OPEN, id=connection_id).pack())
+    return listing
+
+
 async def test_connection_list_card_and_lifecycle(harness: BotHarness, runtime: Runtime,
                                                   memory: MemoryPlatforms) -> None:
     conn, _, _ = await seed(runtime)
@@ -122,10 +131,7 @@ async def test_start_is_refused_with_the_reason(harness: BotHarness, runtime: Ru
     conn, _, dst = await seed(runtime)
     await runtime.services.connections.stop(conn.id)
     await Account.filter(id=dst.id).update(status=AccountStatus.TOKEN_EXPIRED, status_reason="expired")
-    mark = len(harness.tg.calls)
-    harness.tg.send_message(ADMIN, "/connections")
-    listing = await reply(harness, mark)
-    await press(harness, listing, ConnCB(action=ConnAction.OPEN, id=conn.id).pack())
+    listing = await open_card(harness, conn.id)
     mark = len(harness.tg.calls)
     harness.tg.press_button(ADMIN, listing["message_id"], ConnCB(action=ConnAction.START, id=conn.id).pack())
     error = await reply(harness, mark)
@@ -136,10 +142,7 @@ async def test_run_now_and_dry_run_report_with_previews(harness: BotHarness, run
                                                         memory: MemoryPlatforms) -> None:
     conn, src, _ = await seed(runtime)
     memory.world(src).add_post(published_at=datetime.now(UTC) + timedelta(seconds=5), caption="hello #x")
-    mark = len(harness.tg.calls)
-    harness.tg.send_message(ADMIN, "/connections")
-    listing = await reply(harness, mark)
-    await press(harness, listing, ConnCB(action=ConnAction.OPEN, id=conn.id).pack())
+    listing = await open_card(harness, conn.id)
     mark = len(harness.tg.calls)
     harness.tg.press_button(ADMIN, listing["message_id"], ConnCB(action=ConnAction.RUN, id=conn.id).pack())
     result = await reply(harness, mark)
@@ -594,10 +597,7 @@ async def test_proxy_policy_and_proxy_edit(harness: BotHarness, runtime: Runtime
     conn, _, _ = await seed(runtime)
     a = await runtime.services.proxies.create("a", "http", "127.0.0.1", 1080)
     b = await runtime.services.proxies.create("b", "socks5", "127.0.0.1", 1081)
-    mark = len(harness.tg.calls)
-    harness.tg.send_message(ADMIN, "/connections")
-    listing = await reply(harness, mark)
-    await press(harness, listing, ConnCB(action=ConnAction.OPEN, id=conn.id).pack())
+    listing = await open_card(harness, conn.id)
     view = await press(harness, listing, ConnCB(action=ConnAction.POLICY, id=conn.id).pack())
     assert "Mode: 📌 Sticky" in view["text"] and "Pool: empty" in view["text"]
     for what, value in (("mode", "round_robin"), ("pool", str(a.id)), ("pool", str(b.id)), ("fallback", "")):
