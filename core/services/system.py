@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.transactions import in_transaction
+
 from core.errors import InvalidInput, NotFound
 from core.models import LogEntry, LogLevel, Setting
 from core.pipeline.rules import RetryPolicy, RuleError
@@ -88,13 +90,29 @@ class SystemService:
 
     async def update(self, section: str, value: dict[str, Any]) -> dict[str, Any]:
         """Validate and store one section; nothing is stored when a field is wrong."""
-        if section not in DEFAULTS:
-            raise NotFound(f"There is no settings section '{section}'")
-        current = (await self.settings())[section]
-        clean = _validate(section, {**current, **value})
-        await Setting.update_or_create(owner_id=self.owner_id, key=section, defaults={"value": clean})
+        return (await self.update_many({section: value}))[section]
+
+    async def update_many(self, changes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Validate every section first, then store them together: all or nothing."""
+        unknown = [s for s in changes if s not in DEFAULTS]
+        if unknown:
+            raise NotFound(f"There is no settings section '{unknown[0]}'")
+        current = await self.settings()
+        errors: dict[str, str] = {}
+        clean: dict[str, dict[str, Any]] = {}
+        for section, value in changes.items():
+            try:
+                clean[section] = _validate(section, {**current[section], **value})
+            except InvalidInput as exc:
+                errors.update(exc.fields)
+        if errors:
+            raise InvalidInput(errors)
+        async with in_transaction():
+            for section, value in clean.items():
+                await Setting.update_or_create(owner_id=self.owner_id, key=section, defaults={"value": value})
         if self.on_change is not None:
-            self.on_change(section, clean)
+            for section, value in clean.items():
+                self.on_change(section, value)
         return clean
 
     async def apply(self) -> None:

@@ -36,3 +36,14 @@ async def test_logs_by_level_and_filters(runtime: Runtime) -> None:
     assert total == 2 and [e.message for e in page] == ["error", "warning"]
     total, page = await runtime.services.system.logs(min_level=LogLevel.DEBUG, limit=1, offset=1)
     assert total == 4 and [e.message for e in page] == ["warning"]
+
+
+async def test_several_sections_are_all_or_nothing(runtime: Runtime) -> None:
+    system = runtime.services.system
+    with pytest.raises(InvalidInput) as info:
+        await system.update_many({"quota": {"youtube_daily_uploads": 300}, "retention": {"logs_days": 0}})
+    assert info.value.fields == {"retention.logs_days": "choose a number from 1 to 3650"}
+    assert (await system.settings())["quota"]["youtube_daily_uploads"] == 100  # the valid one was not stored
+    assert runtime.services.platforms.youtube_daily_uploads == 100
+    done = await system.update_many({"quota": {"youtube_daily_uploads": 300}, "retention": {"logs_days": 9}})
+    assert done["retention"]["logs_days"] == 9 and runtime.services.platforms.youtube_daily_uploads == 300

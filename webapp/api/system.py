@@ -65,8 +65,7 @@ async def put_settings(request: web.Request) -> web.Response:
     if not data:
         f.errors["body"] = f"send at least one section: {', '.join(sections)}"
     f.done()
-    for name, value in changes.items():
-        await svc.system.update(name, value or {})
+    await svc.system.update_many({name: value or {} for name, value in changes.items()})
     values: dict[str, Any] = await svc.system.settings()
     values["alerts"] = _alerts(await svc.alerts.config())
     return web.json_response({"status": "success", "settings": values})
