@@ -102,6 +102,13 @@ class Settings(BaseSettings):
         0, ge=0, le=65535,
         description="Loopback port for the embedded Redis (0 = a unix socket in DATA_DIR)",
     )
+    webapp_session_seconds: int = Field(
+        3600, ge=60, le=7 * 86400,
+        description="Seconds the Mini App's Telegram sign-in (initData) stays valid: 60 to 604800",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token for /metrics scrapers outside this host (loopback needs none)",
+    )
 
     @field_validator("admin_ids", "proxy_check_urls", mode="before")
     @classmethod

@@ -46,7 +46,9 @@ async def check_bot(bot: Bot, settings: Settings) -> None:
 async def start_web(runtime: Runtime) -> web.AppRunner:
     """Serve the web app on WEB_HOST:WEB_PORT."""
     settings = runtime.settings
-    runner = web.AppRunner(create_app(runtime), access_log=None)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    runner = web.AppRunner(create_app(runtime, session_timeout=settings.webapp_session_seconds,
+                                      metrics_token=token), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.web_host, settings.web_port).start()
