@@ -81,6 +81,8 @@ def account_card(a: Account, status: dict[str, Any]) -> tuple[str, InlineKeyboar
     if a.platform == Platform.YOUTUBE:
         rows.append([_button("🔄 Refresh token", AccAction.REFRESH, a.id),
                      _button("🔐 Re-authorize", AccAction.REAUTH, a.id)])
+    elif a.auth_method == AuthMethod.GRAPH_API:
+        rows.append([_button("🔄 Refresh token", AccAction.REFRESH, a.id)])
     rows.append([_button("🗑 Delete", AccAction.DELETE, a.id)])
     rows.append([_button("⬅️ Accounts", AccAction.LIST), menu_button()])
     return "\n".join(lines), _kb(rows)
@@ -127,7 +129,7 @@ async def action(query: CallbackQuery, callback_data: AccCB, services: Services,
         await state.update_data(account_id=aid)
         await reply(query, "🔢 Send the security code Instagram sent (4 to 8 digits), or /cancel.")
     elif act is AccAction.REFRESH:
-        await services.oauth.refresh(await accounts.get(aid))
+        await accounts.refresh_token(aid)
         await query.answer("Token refreshed")
         text, markup = account_card(await accounts.get(aid), await accounts.token_status(aid))
         if isinstance(query.message, Message):

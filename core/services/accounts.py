@@ -187,6 +187,22 @@ class AccountService:
                 "auto_refresh": refreshable or account.auth_method == AuthMethod.GRAPH_API,
                 "alert_before_days": account.alert_before_days}
 
+    async def refresh_token(self, account_id: int) -> dict[str, Any]:
+        """Refresh a YouTube or Graph token now; return the new token status."""
+        account = await self.get(account_id)
+        if account.platform == Platform.YOUTUBE:
+            await self.oauth.refresh(account)
+        elif account.auth_method == AuthMethod.GRAPH_API:
+            async with self.factory.source(account) as adapter:
+                expiry = await adapter.refresh_token()  # type: ignore[attr-defined]  # Graph adapters only
+            await Account.filter(id=account.id).update(token_expiry=expiry)
+            await Account.filter(id=account.id, status=AccountStatus.EXPIRY_WARNING).update(
+                status=AccountStatus.ACTIVE, status_reason=None)
+        else:
+            raise ForwarderError(f"Account {account.alias} logs in with a session, not a token: "
+                                 "nothing to refresh")
+        return await self.token_status(account.id)
+
     async def update(self, account_id: int, *, alias: str | None = None,
                      alert_before_days: int | None = None, default_proxy_id: int | None | bool = False
                      ) -> Account:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.errors import ForwarderError, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.models import Account, AuthMethod, Platform
 from webapp import render
 from webapp.auth import admin
@@ -279,16 +279,5 @@ async def token_status(request: web.Request) -> web.Response:
 @routes.post(TOKEN + "/refresh", "Refresh a token now (YouTube OAuth or Instagram Graph)", tag="tokens",
              response=TOKEN_STATUS, errors=(503,))
 async def refresh_token(request: web.Request) -> web.Response:
-    svc = services(request)
-    account = await svc.accounts.get(path_id(request))
-    if account.platform is Platform.YOUTUBE:
-        await svc.oauth.refresh(account)
-    elif account.auth_method is AuthMethod.GRAPH_API:
-        # The monitor's Graph refresh, for one account; proposed as AccountService.refresh_token.
-        async with svc.platforms.source(account) as adapter:
-            expiry = await adapter.refresh_token()  # type: ignore[attr-defined]  # Graph adapters only
-        await Account.filter(id=account.id).update(token_expiry=expiry)
-    else:
-        raise ForwarderError(f"Account {account.alias} logs in with a session, not a token: "
-                             "nothing to refresh")
-    return web.json_response({**await svc.accounts.token_status(account.id), "message": "Token refreshed"})
+    status = await services(request).accounts.refresh_token(path_id(request))
+    return web.json_response({**status, "message": "Token refreshed"})
