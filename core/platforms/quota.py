@@ -59,17 +59,20 @@ class QuotaLedger:
 
     async def spend(
         self, project_key: str, units: int, *, daily_limit: int = DEFAULT_DAILY_UNITS,
-        now: datetime | None = None,
-    ) -> int:
-        """Record ``units`` for one API call; raise QuotaExceeded first if it would pass the limit."""
-        return await self._spend(project_key, units, daily_limit, _now(now), "units")
+        now: datetime | None = None, total: bool = True,
+    ) -> int | None:
+        """Record ``units`` for one API call; raise QuotaExceeded first if it would pass the limit.
+
+        Returns the day's total so far (one more query), or None with ``total=False``.
+        """
+        return await self._spend(project_key, units, daily_limit, _now(now), "units", total)
 
     async def spend_upload(
         self, project_key: str, *, daily_uploads: int = DEFAULT_DAILY_UPLOADS,
-        now: datetime | None = None,
-    ) -> int:
+        now: datetime | None = None, total: bool = True,
+    ) -> int | None:
         """Record one videos.insert in the separate uploads bucket; raise QuotaExceeded when full."""
-        return await self._spend(project_key + UPLOAD_SUFFIX, 1, daily_uploads, _now(now), "uploads")
+        return await self._spend(project_key + UPLOAD_SUFFIX, 1, daily_uploads, _now(now), "uploads", total)
 
     async def used(self, project_key: str, now: datetime | None = None) -> QuotaUse:
         """Units, calls and uploads spent on the Pacific day of ``now``."""
@@ -90,7 +93,8 @@ class QuotaLedger:
             uploads=up.units if up else 0,
         )
 
-    async def _spend(self, key: str, amount: int, limit: int, now: datetime, what: str) -> int:
+    async def _spend(self, key: str, amount: int, limit: int, now: datetime, what: str,
+                     total: bool = True) -> int | None:
         if amount < 0:
             raise ValueError("amount must not be negative")
         day = pacific_day(now)
@@ -112,5 +116,7 @@ class QuotaLedger:
                 reset_at=reset,
                 details={"project_key": key, "limit": limit, "requested": amount},
             )
+        if not total:
+            return None
         fresh = await row_of_day.get()
         return fresh.units

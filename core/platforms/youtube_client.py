@@ -248,12 +248,14 @@ class YouTubeClient:
         """Charge ``units`` to the project before a call."""
         self.units_spent += units
         if self.quota is not None:
-            await self.quota.spend(self.project_key or "default", units, daily_limit=self.daily_units)
+            await self.quota.spend(self.project_key or "default", units, daily_limit=self.daily_units,
+                                   total=False)
 
     async def spend_upload(self) -> None:
         """Charge one ``videos.insert`` to the separate upload bucket."""
         if self.quota is not None:
-            await self.quota.spend_upload(self.project_key or "default", daily_uploads=self.daily_uploads)
+            await self.quota.spend_upload(self.project_key or "default", daily_uploads=self.daily_uploads,
+                                          total=False)
 
     async def call(self, what: str, units: int, build: Callable[[Any], Any]) -> dict[str, Any]:
         """Charge, then execute ``build(service)`` in a thread; return the JSON response."""

@@ -81,3 +81,13 @@ async def test_concurrent_spenders_never_pass_the_limit(db: str) -> None:
     refused = [r for r in results if isinstance(r, QuotaExceeded)]
     assert len(refused) == 3
     assert (await ledger.used("proj", now=NOW)).units == 9
+
+
+async def test_spending_without_reading_the_total_back(db: str) -> None:
+    ledger = QuotaLedger()
+    assert await ledger.spend("quick", 3, daily_limit=5, now=NOW, total=False) is None
+    assert await ledger.spend_upload("quick", daily_uploads=1, now=NOW, total=False) is None
+    use = await ledger.used("quick", now=NOW)
+    assert (use.units, use.uploads) == (3, 1)
+    with pytest.raises(QuotaExceeded):
+        await ledger.spend("quick", 3, daily_limit=5, now=NOW, total=False)
