@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.services.analytics import Period
 
 E = TypeVar("E", bound=StrEnum)
@@ -99,7 +99,8 @@ class Fields:
         if isinstance(value, bool) or not isinstance(value, int):
             self.errors[self._name(name)] = f"must be a whole number, not {_kind(value)}"
             return default
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        maximum = MAX_ID if maximum is None else maximum  # ids and counts live in 32-bit columns
+        if (minimum is not None and value < minimum) or value > maximum:
             self.errors[self._name(name)] = _range(minimum, maximum)
         return value
 
@@ -153,6 +154,9 @@ class Fields:
             raise InvalidInput(self.errors)
 
 
+MAX_ID = 2**31 - 1  # the largest value of an integer column (ids, counts)
+
+
 def _range(minimum: int | None, maximum: int | None) -> str:
     if minimum is not None and maximum is not None:
         return f"choose a number from {minimum} to {maximum}"
@@ -182,7 +186,8 @@ class Query:
         except ValueError:
             self.errors[name] = f"'{raw}' is not a whole number"
             return default
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        maximum = MAX_ID if maximum is None else maximum  # ids and counts live in 32-bit columns
+        if (minimum is not None and value < minimum) or value > maximum:
             self.errors[name] = _range(minimum, maximum)
         return value
 
@@ -250,5 +255,8 @@ class Query:
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    """An integer path parameter (the route's pattern already made it digits)."""
-    return int(request.match_info[name])
+    """An integer path parameter (the route's pattern already made it digits); beyond any row id: 404."""
+    value = int(request.match_info[name])
+    if not 0 < value <= MAX_ID:
+        raise NotFound(f"There is no item {value}")
+    return value

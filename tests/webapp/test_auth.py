@@ -122,3 +122,17 @@ def test_importing_the_web_app_does_not_import_aiogram() -> None:
     """The worker imports the process module, which imports the web app: aiogram costs it seconds."""
     code = "import sys, webapp.app; assert 'aiogram' not in sys.modules, 'aiogram imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2], timeout=60)
+
+
+async def test_inputs_found_by_fuzzing_are_clear_errors_not_500(api: Api) -> None:
+    """Cases schemathesis found against /api/openapi.json (each was a 500 before)."""
+    too_big = 2**80
+    body = await api.get(f"/api/accounts/{too_big}", status=404)
+    assert body["error"]["code"] == "not_found"
+    await api.post(f"/api/connections/{too_big}/start", status=404)
+    logs = await api.get(f"/api/logs?job_id={too_big}", status=422)
+    assert logs["error"]["fields"]["job_id"] == "choose a number from 1 to 2147483647"
+    broken = await api.call(
+        "POST", "/api/tokens/upload", status=422,
+        headers={"Content-Type": "multipart/form-data; boundary=xyz"}, data=b"--xyz\r\n[]--xyz--\r\n")
+    assert broken["error"]["fields"]["body"].startswith("the multipart body cannot be read")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from core.errors import InvalidInput, NotFound
 from core.models import Account, AuthMethod, Platform
@@ -56,7 +57,10 @@ async def _form(request: web.Request) -> tuple[dict[str, str], dict[str, bytes]]
     if not request.content_type.startswith("multipart/") and \
             request.content_type != "application/x-www-form-urlencoded":
         raise InvalidInput({"body": "send multipart/form-data (client_secret file and alias)"})
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, HttpProcessingError) as exc:  # a malformed multipart body (boundary, headers)
+        raise InvalidInput({"body": f"the multipart body cannot be read ({exc})"[:200]}) from None
     fields: dict[str, str] = {}
     files: dict[str, bytes] = {}
     for key, value in form.items():
