@@ -18,7 +18,7 @@ from core.models import Account, AccountStatus, Connection, Job, JobStatus
 from jobs.worker import build_worker
 from tests.bot.conftest import ADMIN, BotHarness
 from tests.bot.test_areas import latest, press
-from tests.core.test_accounts import SECRET, IssuedBy
+from tests.core.test_accounts import SECRET
 from tests.fakes.google_oauth import FakeGoogleOAuth
 from tests.fakes.instagram_private import FakeInstagramPrivate, FakeReel
 from tests.fakes.media import make_clip
@@ -33,7 +33,7 @@ async def world(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     ig, google, yt = FakeInstagramPrivate(), FakeGoogleOAuth(), FakeYouTube()
     for fake in (ig, google, yt):
         await fake.start()
-    yt.tokens = IssuedBy(google)  # type: ignore[assignment]
+    yt.trust(google)
     custom = runtime.settings.model_copy(update={
         "instagram_api_base": ig.base_url, "google_auth_uri": google.auth_uri,
         "google_token_uri": google.token_uri, "youtube_api_base": yt.base_url + "/",

@@ -48,7 +48,7 @@ from core.platforms.youtube_oauth import OAuthService
 from core.services.accounts import AccountService
 from core.services.alerts import AlertKind, AlertService
 from tests.bot.conftest import ADMIN, STRANGER, BotHarness
-from tests.core.test_accounts import SECRET, IssuedBy
+from tests.core.test_accounts import SECRET
 from tests.fakes.google_oauth import FakeGoogleOAuth
 from tests.fakes.instagram_private import FakeInstagramPrivate
 from tests.fakes.media import make_clip
@@ -285,7 +285,7 @@ async def account_fakes(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> As
     ig, google, yt = FakeInstagramPrivate(), FakeGoogleOAuth(), FakeYouTube()
     for fake in (ig, google, yt):
         await fake.start()
-    yt.tokens = IssuedBy(google)  # type: ignore[assignment]
+    yt.trust(google)
     custom = runtime.settings.model_copy(update={
         "instagram_api_base": ig.base_url, "google_auth_uri": google.auth_uri,
         "google_token_uri": google.token_uri, "youtube_api_base": yt.base_url + "/",

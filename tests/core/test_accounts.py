@@ -27,23 +27,13 @@ SECRET = json.dumps({"installed": {"client_id": "fake-client.apps.googleusercont
                                    "redirect_uris": ["http://localhost"]}}).encode()
 
 
-class IssuedBy:
-    """The fake YouTube accepts exactly the access tokens the fake Google issued."""
-
-    def __init__(self, google: FakeGoogleOAuth) -> None:
-        self.google = google
-
-    def __contains__(self, token: object) -> bool:
-        return token in self.google.access_tokens
-
-
 @pytest.fixture
 async def fakes(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, object]]:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     ig, graph, google, yt = FakeInstagramPrivate(), FakeInstagramGraph(), FakeGoogleOAuth(), FakeYouTube()
     for fake in (ig, graph, google, yt):
         await fake.start()
-    yt.tokens = IssuedBy(google)  # type: ignore[assignment]
+    yt.trust(google)
     yield {"ig": ig, "graph": graph, "google": google, "yt": yt}
     for fake in (ig, graph, google, yt):
         await fake.stop()

@@ -363,25 +363,12 @@ async def test_rejected_token_without_refresh_token_needs_reauth(yt: FakeYouTube
     assert info.value.code is ErrorCode.REQUIRES_REAUTH and TOKEN not in str(info.value.to_dict())
 
 
-class _IssuedBy:
-    """The fake YouTube accepts exactly the tokens the fake Google issued."""
-
-    def __init__(self, oauth: FakeGoogleOAuth) -> None:
-        self.oauth = oauth
-
-    def __contains__(self, token: object) -> bool:
-        return token in self.oauth.access_tokens
-
-    def clear(self) -> None:
-        self.oauth.access_tokens.clear()
-
-
 async def test_expired_token_is_refreshed_and_saved(yt: FakeYouTube) -> None:
     oauth = FakeGoogleOAuth(client_id="cid.apps.googleusercontent.com", client_secret="csecret")
     await oauth.start()
     try:
         oauth.refresh_tokens["1//refresh"] = "https://www.googleapis.com/auth/youtube.upload"
-        yt.tokens = _IssuedBy(oauth)  # type: ignore[assignment]
+        yt.trust(oauth)
         store = credentials(access_token="stale", refresh_token="1//refresh",
                             expiry=(datetime.now(UTC) - timedelta(minutes=1)).isoformat())
         src = YouTubeSource(client(yt, store, token_uri=oauth.token_uri), channel_id=yt.channel_id)

@@ -106,6 +106,8 @@ class FakeYouTube:
     channel_id: str = "UCfakechannel0000000000a"
     channel_title: str = "Fake Channel"
     tokens: set[str] = field(default_factory=lambda: {"ya29.fake-access"})
+    issuer: Any = None
+    """A FakeGoogleOAuth whose issued access tokens are accepted (see ``trust``)."""
     videos: list[FakeVideo] = field(default_factory=list)
     sessions: dict[str, UploadSession] = field(default_factory=dict)
     units: int = 0
@@ -145,6 +147,14 @@ class FakeYouTube:
     def break_upload_after(self, chunks: int | None) -> None:
         """Make the chunk after ``chunks`` stored chunks fail with a 503 (once)."""
         self._break_after = chunks
+
+    def trust(self, issuer: Any) -> None:
+        """Accept exactly the access tokens ``issuer`` (a FakeGoogleOAuth) has issued, and no other."""
+        self.issuer = issuer
+        self.tokens = set()
+
+    def _valid(self, token: str) -> bool:
+        return token in self.tokens or (self.issuer is not None and token in self.issuer.access_tokens)
 
     def rss_url(self) -> str:
         return f"{self.base_url}/feeds/videos.xml?channel_id={self.channel_id}"
@@ -192,7 +202,7 @@ class FakeYouTube:
                 return _google_error(status, reason, f"injected {status} {reason}")
         if request.path.startswith(("/youtube/", "/upload/")):
             auth = request.headers.get("Authorization", "")
-            if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+            if not auth.startswith("Bearer ") or not self._valid(auth[7:]):
                 return _google_error(401, "authError", "Invalid Credentials", "global")
         return await handler(request)
 

@@ -26,16 +26,6 @@ SECRET = json.dumps({"installed": {"client_id": "fake-client.apps.googleusercont
                                    "redirect_uris": ["http://localhost"]}}).encode()
 
 
-class IssuedBy:
-    """The fake YouTube accepts exactly the access tokens the fake Google issued."""
-
-    def __init__(self, google: FakeGoogleOAuth) -> None:
-        self.google = google
-
-    def __contains__(self, token: object) -> bool:
-        return token in self.google.access_tokens
-
-
 @dataclass
 class World:
     api: Api
@@ -69,7 +59,7 @@ async def world(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     google, yt, telegram = FakeGoogleOAuth(), FakeYouTube(), FakeTelegram()
     for fake in (google, yt, telegram):
         await fake.start()
-    yt.tokens = IssuedBy(google)  # type: ignore[assignment]
+    yt.trust(google)
     settings = runtime.settings.model_copy(update={
         "google_auth_uri": google.auth_uri, "google_token_uri": google.token_uri,
         "youtube_api_base": yt.base_url + "/", "youtube_web_base": yt.base_url,
