@@ -18,7 +18,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.callbacks import AccAction, AccCB, Area, MenuCB
 from bot.handlers.alert_actions import CodeEntry, resolved_text
-from bot.handlers.common import reply, show
+from bot.handlers.common import delete_quietly, reply, show
 from bot.views import e, menu_button
 from core.bootstrap import Services
 from core.errors import AuthError, InvalidInput
@@ -86,13 +86,6 @@ def account_card(a: Account, status: dict[str, Any]) -> tuple[str, InlineKeyboar
     rows.append([_button("🗑 Delete", AccAction.DELETE, a.id)])
     rows.append([_button("⬅️ Accounts", AccAction.LIST), menu_button()])
     return "\n".join(lines), _kb(rows)
-
-
-async def _delete(message: Message) -> None:
-    try:
-        await message.delete()
-    except Exception:  # noqa: BLE001 - best effort: old messages cannot be deleted
-        pass
 
 
 async def command(message: Message, services: Services) -> None:
@@ -213,7 +206,7 @@ async def _add_private(message: Message, state: FSMContext, services: Services, 
 
 async def take_password(message: Message, state: FSMContext, services: Services) -> None:
     password = message.text or ""
-    await _delete(message)
+    await delete_quietly(message)
     await state.update_data(password=password)
     await message.answer("⏳ Logging in to Instagram…")
     await _add_private(message, state, services, None)
@@ -226,7 +219,7 @@ async def take_session_file(message: Message, state: FSMContext, services: Servi
         return
     buffer = await bot.download(message.document)
     session = (buffer.read() if buffer else b"").decode("utf-8", "replace")
-    await _delete(message)
+    await delete_quietly(message)
     data = await state.get_data()
     try:
         account = await services.accounts.add_instagram_private(data["alias"], data["username"], "",
@@ -244,13 +237,13 @@ async def take_session_file(message: Message, state: FSMContext, services: Servi
 
 async def take_two_factor(message: Message, state: FSMContext, services: Services) -> None:
     code = (message.text or "").strip()
-    await _delete(message)
+    await delete_quietly(message)
     await _add_private(message, state, services, code)
 
 
 async def take_token(message: Message, state: FSMContext) -> None:
     await state.update_data(token=(message.text or "").strip())
-    await _delete(message)
+    await delete_quietly(message)
     await state.set_state(AddAccount.graph_id)
     await message.answer("🆔 The Instagram user id (digits), or <code>page 123…</code> for the Facebook "
                          "page id:")
@@ -301,7 +294,7 @@ async def take_client_secret(message: Message, state: FSMContext, services: Serv
         return
     buffer = await bot.download(message.document)
     data = buffer.read() if buffer else b""
-    await _delete(message)
+    await delete_quietly(message)
     alias = (await state.get_data())["alias"]
     try:
         account, url = await services.accounts.start_youtube(alias, data, chat_id=message.chat.id)
@@ -316,7 +309,7 @@ async def take_client_secret(message: Message, state: FSMContext, services: Serv
 
 async def take_paste(message: Message, state: FSMContext, services: Services) -> None:
     text = message.text or ""
-    await _delete(message)
+    await delete_quietly(message)
     account_id = int((await state.get_data())["account_id"])
     account = await services.oauth.complete_pasted(account_id, text)
     account = await services.accounts.finish_youtube(account)

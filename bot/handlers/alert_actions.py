@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
+from bot.handlers.common import delete_quietly
 from core.bootstrap import Services
 from core.services.jobs import CaptchaResolution
 
@@ -57,10 +58,7 @@ async def take_code(message: Message, services: Services, state: FSMContext) -> 
     data = await state.get_data()
     account_id = int(data["account_id"])
     code = (message.text or "").strip()
-    try:
-        await message.delete()  # the code is a secret: it does not stay in the chat
-    except Exception:  # noqa: BLE001 - deleting is best effort (old messages cannot be deleted)
-        pass
+    await delete_quietly(message)  # the code is a secret: it does not stay in the chat
     account = await services.accounts.get(account_id)
     result = await services.jobs.submit_security_code(account_id, code)
     await state.clear()

@@ -32,3 +32,11 @@ async def reply(target: Message | CallbackQuery, text: str, markup: InlineKeyboa
             return await target.message.answer(text, reply_markup=markup)
         return None
     return await target.answer(text, reply_markup=markup)
+
+
+async def delete_quietly(message: Message) -> None:
+    """Delete a message that carried a secret; best effort (old messages cannot be deleted)."""
+    try:
+        await message.delete()
+    except Exception:  # noqa: BLE001 - never let a failed delete stop the dialog
+        pass

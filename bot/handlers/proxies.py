@@ -11,7 +11,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Area, MenuCB, ProxyAction, ProxyCB
-from bot.handlers.common import reply, show
+from bot.handlers.common import delete_quietly, reply, show
 from bot.views import e, local, menu_button
 from core.bootstrap import Services
 from core.models import Proxy, ProxyHealth
@@ -151,10 +151,7 @@ async def action(query: CallbackQuery, callback_data: ProxyCB, services: Service
 async def take_line(message: Message, services: Services, state: FSMContext, settings: Settings) -> None:
     """The proxy line: deleted at once (it may carry a password), validated, saved, tested."""
     text = message.text or ""
-    try:
-        await message.delete()
-    except Exception:  # noqa: BLE001 - best effort
-        pass
+    await delete_quietly(message)
     edit_id = (await state.get_data()).get("edit_id")
     try:
         alias, spec = parse_line(text)
@@ -193,7 +190,7 @@ async def take_step(message: Message, services: Services, state: FSMContext, set
     text = (message.text or "").strip()
     data = dict((await state.get_data()).get("step") or {})
     if field == "password":
-        await _delete_quietly(message)
+        await delete_quietly(message)
     value: object = None if text == "-" and field in ("username", "password", "alias") else text
     try:
         if field == "host":
@@ -221,13 +218,6 @@ async def take_step(message: Message, services: Services, state: FSMContext, set
     await state.clear()
     text_, markup = proxy_card(await services.proxies.get(proxy.id), settings.timezone)
     await message.answer(f"✅ Saved <b>{e(proxy.alias)}</b>. Test it below.\n\n" + text_, reply_markup=markup)
-
-
-async def _delete_quietly(message: Message) -> None:
-    try:
-        await message.delete()
-    except Exception:  # noqa: BLE001 - best effort
-        pass
 
 
 def create_router() -> Router:

@@ -45,9 +45,10 @@ from core.models import (
 from core.pipeline import effects
 from core.pipeline.rules import aware
 from core.services.alerts import AlertKind, AlertService
+from core.services.system import DEFAULTS
 
 RETENTION_KEY = "retention"
-RETENTION_DEFAULTS = {"logs_days": 30, "job_files_days": 7, "notifications_days": 30}
+RETENTION_DEFAULTS = DEFAULTS[RETENTION_KEY]  # the system settings' section, one source of the defaults
 YOUTUBE_REFRESH_WINDOW = timedelta(hours=6)
 GRAPH_REFRESH_MIN_DAYS = 7
 PROXY_PAUSE = "proxy {alias} is unhealthy"
