@@ -14,18 +14,12 @@ from core.models import DeliveryStatus, Notification
 from core.platforms.telegram import TelegramSender
 from core.services.alerts import AlertKind, AlertService
 from tests.core.pipeline.test_forward import T0, World, make_world
+from tests.fakes.clock import Clock
 from tests.fakes.media import make_clip
 from tests.fakes.telegram import FakeTelegram
 
 CHANNEL = "-1001234567890"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+START = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -47,7 +41,7 @@ def sends(tg: FakeTelegram) -> list[dict[str, object]]:
 
 
 async def test_job_failed_message_and_buttons(db: str, tg: FakeTelegram) -> None:
-    alerts = service(tg, Clock())
+    alerts = service(tg, Clock(START))
     await alerts.configure(instance="SnapcoreForwarder")
     await alerts.notify(AlertKind.JOB_FAILED, connection='Insta→YouTube - "Travel"', job_id=1586,
                         error="quota_exceeded: YouTube quota used up", attempts="3/3 (exhausted)",
@@ -68,19 +62,19 @@ async def test_job_failed_message_and_buttons(db: str, tg: FakeTelegram) -> None
 
 
 async def test_disabled_kinds_and_missing_chat(db: str, tg: FakeTelegram) -> None:
-    alerts = service(tg, Clock())
+    alerts = service(tg, Clock(START))
     assert await alerts.notify(AlertKind.JOB_RETRY, job_id=1) is None  # optional, off by default
     await alerts.configure(enabled=[AlertKind.JOB_RETRY])
     assert await alerts.notify(AlertKind.JOB_RETRY, job_id=1) is not None
     assert await alerts.notify(AlertKind.JOB_FAILED, job_id=1) is None
-    assert await service(tg, Clock(), chat_id=None).notify(AlertKind.JOB_RETRY) is None
+    assert await service(tg, Clock(START), chat_id=None).notify(AlertKind.JOB_RETRY) is None
     with pytest.raises(ForwarderError) as info:
-        await service(tg, Clock(), chat_id=None).test()
+        await service(tg, Clock(START), chat_id=None).test()
     assert "ALERT_CHAT_ID" in info.value.message
 
 
 async def test_retry_after_is_honoured(db: str, tg: FakeTelegram) -> None:
-    clock = Clock()
+    clock = Clock(START)
     alerts = service(tg, clock)
     await alerts.notify(AlertKind.PROXY_UNHEALTHY, proxy="US_1 (10.0.0.1:8080)", failed_checks=3)
     tg.fail_next("sendMessage", error_code=429, retry_after=30)
@@ -94,18 +88,18 @@ async def test_retry_after_is_honoured(db: str, tg: FakeTelegram) -> None:
 
 
 async def test_pending_alerts_survive_a_restart(db: str, tg: FakeTelegram) -> None:
-    await service(tg, Clock()).notify(AlertKind.TOKEN_EXPIRED, account="tube", status="EXPIRED")
-    await service(tg, Clock()).notify(AlertKind.CAPTCHA_DETECTED, account="insta", account_id=4)
-    fresh = service(tg, Clock())  # a new process
+    await service(tg, Clock(START)).notify(AlertKind.TOKEN_EXPIRED, account="tube", status="EXPIRED")
+    await service(tg, Clock(START)).notify(AlertKind.CAPTCHA_DETECTED, account="insta", account_id=4)
+    fresh = service(tg, Clock(START))  # a new process
     assert (await fresh.deliver()).sent == 2
-    assert (await service(tg, Clock()).deliver()).sent == 0
+    assert (await service(tg, Clock(START)).deliver()).sent == 0
     texts = [str(p["text"]) for p in sends(tg)]
     assert "ACCESS TOKEN EXPIRED" in texts[0] and "CAPTCHA DETECTED" in texts[1]
     assert "al:solved:4" in str(sends(tg)[1]["reply_markup"])
 
 
 async def test_a_flood_becomes_one_summary(db: str, tg: FakeTelegram) -> None:
-    alerts = service(tg, Clock())
+    alerts = service(tg, Clock(START))
     for i in range(50):
         await alerts.notify(AlertKind.JOB_FAILED, job_id=i, connection="c", error=f"e{i}")
     report = await alerts.deliver()
@@ -118,7 +112,7 @@ async def test_a_flood_becomes_one_summary(db: str, tg: FakeTelegram) -> None:
 
 
 async def test_per_chat_rate_limit(db: str, tg: FakeTelegram) -> None:
-    clock = Clock()
+    clock = Clock(START)
     alerts = service(tg, clock, per_minute=3, flood_threshold=100)
     for i in range(5):
         await alerts.notify(AlertKind.JOB_FAILED, job_id=i)
@@ -130,7 +124,7 @@ async def test_per_chat_rate_limit(db: str, tg: FakeTelegram) -> None:
 
 async def test_a_chat_the_bot_cannot_post_to_fails_clearly(db: str, tg: FakeTelegram) -> None:
     tg.block_chat(int(CHANNEL))
-    alerts = service(tg, Clock())
+    alerts = service(tg, Clock(START))
     await alerts.notify(AlertKind.TEST)
     report = await alerts.deliver()
     assert report.failed == 1 and "Telegram refused the alert (403" in report.errors[0]

@@ -34,17 +34,14 @@ from core.services.alerts import AlertService
 from core.services.monitors import MonitorService
 from core.services.proxies import ProxyService
 from core.settings import Settings
+from tests.fakes.clock import Clock
 from tests.fakes.google_oauth import FakeGoogleOAuth
 from tests.fakes.instagram_graph import FakeInstagramGraph
 from tests.fakes.proxies import ProxyServers, TargetServer
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
+def fresh_clock() -> Clock:
+    return Clock(datetime.now(UTC).replace(microsecond=0))
 
 
 async def kinds() -> list[str]:
@@ -66,7 +63,7 @@ async def pair(**source: Any) -> tuple[Account, Account]:
 # ---- tokens -----------------------------------------------------------------------------------
 
 async def test_expiry_warning_then_expired_alert_once_each(db: str) -> None:
-    clock = Clock()
+    clock = fresh_clock()
     src, dst = await pair(token_expiry=clock.now + timedelta(days=1, hours=2), alert_before_days=2,
                           credentials={"access_token": "x"})
     conn = await connection("c1", src, dst)
@@ -98,7 +95,7 @@ async def google() -> AsyncIterator[FakeGoogleOAuth]:
 
 async def test_youtube_refresh_and_a_revoked_token(db: str, google: FakeGoogleOAuth,
                                                    settings: Settings) -> None:
-    clock = Clock()
+    clock = fresh_clock()
     google.refresh_tokens["1//good"] = "https://www.googleapis.com/auth/youtube.upload"
     secret = {"installed": {"client_id": "cid.apps.googleusercontent.com", "client_secret": "csecret",
                             "project_id": "p", "redirect_uris": ["http://localhost"]}}
@@ -129,7 +126,7 @@ async def test_graph_long_lived_token_refresh(db: str, settings: Settings) -> No
     graph = FakeInstagramGraph()
     await graph.start()
     try:
-        clock = Clock()
+        clock = fresh_clock()
         custom = settings.model_copy(update={"graph_api_base": graph.api_base,
                                              "graph_upload_base": graph.upload_base})
         biz, _ = await pair(token_expiry=clock.now + timedelta(days=3), credentials=graph.credentials())
@@ -192,7 +189,7 @@ async def test_unhealthy_proxy_pauses_the_lone_connection_and_recovery_resumes(
 # ---- retention ---------------------------------------------------------------------------------
 
 async def test_retention_deletes_old_things_and_reports_freed_bytes(db: str, tmp_path: Path) -> None:
-    clock = Clock()
+    clock = fresh_clock()
     src, dst = await pair()
     conn = await connection("c", src, dst)
     old_log = await LogEntry.create(message="old")

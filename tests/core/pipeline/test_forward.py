@@ -37,21 +37,11 @@ from core.services.connections import ConnectionService
 from core.services.forward import ForwardService
 from core.services.jobs import JobService
 from core.services.polls import PollService
+from tests.fakes.clock import Clock
 from tests.fakes.media import make_clip
 from tests.fakes.platforms import Crash, MemoryPlatforms
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +77,7 @@ class World:
 
 
 async def make_world(clip: Path, tmp_path: Path, **connection: Any) -> World:
-    clock = Clock()
+    clock = Clock(T0)
     platforms = MemoryPlatforms(clip)
     polls = PollService(platforms, clock=clock)
     forward = ForwardService(platforms, tmp_path, clock=clock, progress_every=0)
