@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -14,7 +15,7 @@ from bot import views
 from bot.callbacks import Area, JobAction, JobCB, MenuCB
 from bot.handlers.common import show
 from core.bootstrap import Services
-from core.models import JobStatus, LogLevel
+from core.models import Job, JobStatus, LogLevel
 from core.services.jobs import ACTIVE
 from core.settings import Settings
 
@@ -32,8 +33,7 @@ async def follow(message: Message, job_id: int, services: Services, settings: Se
     try:
         while loop.time() < deadline:
             await asyncio.sleep(LIVE_EVERY)
-            job = await services.jobs.get(job_id)
-            text, markup = await render(services, settings, JobAction.OPEN, job_id=job_id)
+            job, text, markup = await job_view(services, settings, job_id)
             if text != last:
                 await message.edit_text(text, reply_markup=markup)  # type: ignore[arg-type]
                 last = text
@@ -54,14 +54,21 @@ def watch(message: Message, job_id: int, services: Services, settings: Settings)
     _live[key] = asyncio.create_task(follow(message, job_id, services, settings))
 
 
+async def job_view(services: Services, settings: Settings, job_id: int) -> tuple[Job, str, Any]:
+    """A job's card with its recent log lines (one read of the job)."""
+    job = await services.jobs.get(job_id)
+    _, logs = await services.system.logs(job_id=job_id, min_level=LogLevel.DEBUG, limit=10)
+    text, markup = views.job_card(job, logs, settings.timezone)
+    return job, text, markup
+
+
 async def render(services: Services, settings: Settings, action: JobAction, page: int = 0,
                  job_id: int = 0, level: str = "") -> tuple[str, object]:
     """The view for a jobs button or command."""
     jobs = services.jobs
     if action is JobAction.OPEN:
-        job = await jobs.get(job_id)
-        _, logs = await services.system.logs(job_id=job_id, min_level=LogLevel.DEBUG, limit=10)
-        return views.job_card(job, logs, settings.timezone)
+        _, text, markup = await job_view(services, settings, job_id)
+        return text, markup
     if action is JobAction.LOGS:
         total, entries = await services.system.logs(min_level=LogLevel(level or "info"), limit=15)
         return views.log_list(total, entries, level, settings.timezone)
@@ -111,11 +118,14 @@ async def action(query: CallbackQuery, callback_data: JobCB, services: Services,
     if act is JobAction.CANCEL:
         await services.jobs.cancel(job_id)
         act = JobAction.OPEN
+    if act is JobAction.OPEN:
+        job, text, markup = await job_view(services, settings, job_id)
+        await show(query, text, markup)
+        if job.status in ACTIVE and isinstance(query.message, Message):
+            watch(query.message, job_id, services, settings)
+        return
     text, markup = await render(services, settings, act, callback_data.page, job_id, callback_data.level)
     await show(query, text, markup)  # type: ignore[arg-type]
-    if act is JobAction.OPEN and isinstance(query.message, Message):
-        if (await services.jobs.get(job_id)).status in ACTIVE:
-            watch(query.message, job_id, services, settings)
 
 
 def create_router() -> Router:
