@@ -1,11 +1,11 @@
-"""The aiohttp application factory: JSON API, OAuth callback, signed media, metrics."""
+"""The aiohttp application factory: the Mini App, JSON API, OAuth callback, signed media, metrics."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from core.bootstrap import Runtime
-from webapp import media, metrics, oauth, openapi
+from webapp import media, metrics, miniapp, oauth, openapi
 from webapp.api import ROUTES as API_ROUTES
 from webapp.auth import DEFAULT_SESSION_TIMEOUT, auth_middleware, preload_aiogram
 from webapp.context import OPTIONS, RUNTIME, WebOptions
@@ -20,13 +20,13 @@ pages = RouteTable(tag="system")
 @pages.get("/", "A plain landing line", auth=False, content_type="text/plain", response=s())
 async def index(request: web.Request) -> web.Response:
     """A plain landing line for humans who open the base URL."""
-    return web.Response(text="Reels ⇄ Shorts forwarder is running. Health: /api/health\n")
+    return web.Response(text="Reels ⇄ Shorts forwarder is running. Mini App: /app  Health: /api/health\n")
 
 
 def routes_of() -> list[Route]:
     """Every route the app serves, in registration order."""
-    return [*pages.routes, *API_ROUTES, *openapi.routes.routes, *oauth.routes.routes, *media.routes.routes,
-            *metrics.routes.routes]
+    return [*pages.routes, *miniapp.routes.routes, *API_ROUTES, *openapi.routes.routes, *oauth.routes.routes,
+            *media.routes.routes, *metrics.routes.routes]
 
 
 def create_app(runtime: Runtime, *, session_timeout: float = DEFAULT_SESSION_TIMEOUT,
