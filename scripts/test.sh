@@ -8,6 +8,15 @@ ensure_venv dev
 cd "$ROOT"
 PY="$VENV/bin/python"
 
+# The Mini App's browser tests drive the distribution's Chromium (Playwright never downloads one).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing Debian's chromium for the Mini App browser tests =="
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+  $SUDO apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq chromium >/dev/null 2>&1; } \
+    || echo "chromium could not be installed: the browser tests will be skipped" >&2
+fi
+
 echo "== test suite (SQLite + embedded Redis) =="
 env -u TEST_DATABASE_URL -u TEST_REDIS_URL "$PY" -m pytest "$@"
 

@@ -72,9 +72,9 @@ ERRORS = [("network_timeout", "Download timed out after 120 s"),
 class FreshPosts(MemoryPlatforms):
     """In-memory platforms whose source has one new post each time it is polled."""
 
-    async def source(self, account: Account, proxy: ProxySpec | None = None, **kwargs: Any) -> Any:
+    def source(self, account: Account, proxy: ProxySpec | None = None, **kwargs: Any) -> Any:
         self.world(account).add_post(caption="Sunset over the harbour #travel #shorts")
-        return await super().source(account, proxy, **kwargs)
+        return super().source(account, proxy, **kwargs)
 
 
 async def seed(now: datetime) -> None:

@@ -79,6 +79,11 @@ class Context {
 
   onLeave(fn) { this.cleanups.push(fn); }
 
+  // Shows the screen's content, unless the admin has already moved on to another screen.
+  mount(...children) {
+    if (this.alive) clear(main, ...children);
+  }
+
   stop() {
     this.alive = false;
     this.timers.forEach(clearTimeout);

@@ -44,7 +44,7 @@ export async function list(root, ctx) {
         : empty(`No ${platformName[tab]} account yet.`, button('Add one', () => go('/accounts/new'), { kind: 'primary' })));
   };
   await render();
-  clear(root, body);
+  ctx.mount(body);
   ctx.every(10000, render);
 }
 
@@ -89,7 +89,7 @@ export async function detail(root, ctx) {
         badge(c.status))))) : null);
   };
   await render();
-  clear(root, body);
+  ctx.mount(body);
   ctx.every(15000, render);
 }
 
@@ -196,5 +196,5 @@ export async function add(root, ctx) {
     errorsBox,
     h('div', { class: 'save-row' }, button(kind === 'youtube' ? 'Upload and authorize' : 'Verify and add', submit, { kind: 'primary', testid: 'add-account' })));
   draw();
-  clear(root, body);
+  ctx.mount(body);
 }

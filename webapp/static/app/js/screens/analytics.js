@@ -74,5 +74,5 @@ export async function overview(root, ctx) {
       content);
   };
   await render();
-  clear(root, body);
+  ctx.mount(body);
 }

@@ -83,7 +83,7 @@ export async function list(root, ctx) {
     state.status = s; state.page = 0; filterBar.replaceWith(filterBar = filters()); draw();
   });
   let filterBar = filters();
-  clear(root,
+  ctx.mount(
     h('div', { class: 'page-head' }, button('New connection', () => go('/connections/new'), { kind: 'primary', iconName: 'plus', testid: 'new-connection' })),
     h('label', { class: 'search' }, icon('search'), h('input', {
       type: 'search', placeholder: 'Search by name or account', 'aria-label': 'Search connections',
@@ -98,6 +98,7 @@ export async function list(root, ctx) {
 export async function detail(root, ctx) {
   const id = ctx.params[0];
   const body = h('div');
+  const chart = chartImage('success_trend', { connection_id: id, period: '30days' }); // fetched once, kept across refreshes
   const render = async () => {
     const [{ connection: c }, jobs, metrics] = await Promise.all([
       api.get(`/api/connections/${id}`), api.get(`/api/jobs?connection_id=${id}&limit=50`),
@@ -125,13 +126,13 @@ export async function detail(root, ctx) {
           const done = await act(e.currentTarget, () => api.del(`/api/connections/${c.id}`), 'Connection deleted');
           if (done) go('/connections', { replace: true });
         }, { iconName: 'trash', kind: 'danger' })),
-      section('Success rate · 30 days', chartImage('success_trend', { connection_id: c.id, period: '30days' })),
+      section('Success rate · 30 days', chart),
       section(`Recent jobs (${jobs.total})`, jobs.jobs.length
         ? h('div', { class: 'list', 'data-testid': 'conn-jobs' }, jobs.jobs.map(jobItem))
         : empty('No jobs yet. Run now polls the source at once.')));
   };
   await render();
-  clear(root, body);
+  ctx.mount(body);
   ctx.every(5000, render);
 }
 
@@ -444,5 +445,5 @@ export async function form(root, ctx) {
     ctx.onLeave(() => { tg.MainButton.offClick(next); tg.MainButton.hide(); });
   }
   draw();
-  clear(root, body);
+  ctx.mount(body);
 }

@@ -103,7 +103,7 @@ export async function dashboard(root, ctx) {
           : empty('No connections yet.', button('Create the first', () => go('/connections/new'), { kind: 'primary' }))));
   };
   await render();
-  clear(root, body);
+  ctx.mount(body);
   ctx.every(4000, render);
 }
 
@@ -115,7 +115,7 @@ export async function more(root, ctx) {
     icon(iconName, 'icon tile'), h('div', { class: 'list-main' }, h('div', { class: 'list-title' }, label),
       h('div', { class: 'list-sub' }, sub)),
     count ? h('span', { class: 'count-pill' }, count) : null, icon('chevron', 'icon dim'));
-  clear(root,
+  ctx.mount(
     section(null, h('div', { class: 'list' },
       item('#/accounts', 'user', 'Accounts', 'Instagram and YouTube, tokens, CAPTCHA', attention),
       item('#/proxies', 'shield', 'Proxies', 'Health, latency, assignment'),
@@ -128,7 +128,7 @@ export async function more(root, ctx) {
 export async function notifications(root, ctx) {
   ctx.title('Notifications');
   const data = await api.get('/api/notifications?limit=100');
-  clear(root, section(`${data.total} alert${data.total === 1 ? '' : 's'}`,
+  ctx.mount(section(`${data.total} alert${data.total === 1 ? '' : 's'}`,
     data.notifications.length ? h('div', { class: 'list' }, data.notifications.map((n) =>
       h('div', { class: 'list-item' }, dot(n.status), h('div', { class: 'list-main' },
         h('div', { class: 'list-title' }, capital(n.kind)),

@@ -94,7 +94,7 @@ export async function list(root, ctx) {
   };
   if (state.tab !== 'dead') counts.dead = (await api.get('/api/jobs/dead-letter?limit=1')).total;
   await render();
-  clear(root, body);
+  ctx.mount(body);
   ctx.every(2500, () => (state.tab === 'active' ? render() : null));
 }
 
@@ -139,7 +139,7 @@ export async function detail(root, ctx) {
       section('Timeline', timeline.length ? h('div', { class: 'logs' }, timeline.map(logItem)) : empty('No log lines for this job.')));
   };
   await render();
-  clear(root, body);
+  ctx.mount(body);
   ctx.every(2500, async () => {
     const status = body.querySelector('.card .badge');
     if (status && /Running|Queued|Retrying/.test(status.textContent)) await render();

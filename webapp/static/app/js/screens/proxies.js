@@ -109,6 +109,6 @@ export async function list(root, ctx) {
         'Unhealthy proxies are skipped by new jobs; a connection without a healthy proxy waits unless it may go direct.') : null);
   };
   await render();
-  clear(root, body);
+  ctx.mount(body);
   ctx.every(15000, render);
 }

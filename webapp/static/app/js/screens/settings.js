@@ -95,5 +95,5 @@ export async function page(root, ctx) {
       ['quota', 'Quota']], tab, (t) => { tab = t; render(); }), section(null, content));
   };
   await render();
-  clear(root, body);
+  ctx.mount(body);
 }
