@@ -33,7 +33,8 @@ ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR") or ROOT / "artifacts") / "minia
 
 # Telegram's own default themes (what its clients pass as tgWebAppThemeParams).
 THEMES: dict[str, dict[str, str]] = {
-    "light": {"bg_color": "#ffffff", "text_color": "#000000", "hint_color": "#999999", "link_color": "#2481cc",
+    "light": {"bg_color": "#ffffff", "text_color": "#000000", "hint_color": "#999999",
+              "link_color": "#2481cc",
               "button_color": "#2481cc", "button_text_color": "#ffffff", "secondary_bg_color": "#efeff3",
               "header_bg_color": "#ffffff", "accent_text_color": "#2481cc", "section_bg_color": "#ffffff",
               "section_header_text_color": "#6d6d71", "subtitle_text_color": "#999999",
@@ -85,7 +86,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 def browser() -> Iterator[Any]:
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         yield chromium
         chromium.close()
@@ -94,7 +96,8 @@ def browser() -> Iterator[Any]:
 class App:
     """One Mini App tab: opened as Telegram opens it, with what it logged and requested."""
 
-    def __init__(self, browser: Any, server: dict[str, Any], theme: str = "light", data: str | None = None) -> None:
+    def __init__(self, browser: Any, server: dict[str, Any], theme: str = "light",
+                 data: str | None = None) -> None:
         self.base = server["base"]
         self.context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
         self.page = self.context.new_page()
