@@ -8,13 +8,20 @@ ensure_venv dev
 cd "$ROOT"
 PY="$VENV/bin/python"
 
-# The Mini App's browser tests drive the distribution's Chromium (Playwright never downloads one).
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  echo "== installing Debian's chromium for the Mini App browser tests =="
+# Distribution tools some tests use when present: chromium (the Mini App's browser tests;
+# Playwright never downloads a browser), docker-compose v1 and caddy (tests/test_deploy.py
+# validates the compose file and the Caddyfile offline). Installed once, when missing.
+MISSING=""
+for tool in chromium:chromium docker-compose:docker-compose caddy:caddy; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || MISSING="$MISSING ${tool#*:}"
+done
+if [ -n "$MISSING" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing from the distribution:$MISSING =="
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
-  $SUDO apt-get install -y -qq chromium >/dev/null 2>&1 \
-    || { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq chromium >/dev/null 2>&1; } \
-    || echo "chromium could not be installed: the browser tests will be skipped" >&2
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq $MISSING >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq $MISSING >/dev/null 2>&1; } \
+    || echo "could not install$MISSING: the tests that need them are skipped" >&2
 fi
 
 echo "== test suite (SQLite + embedded Redis) =="
