@@ -116,7 +116,7 @@ def connection_card(c: Connection, tz: str, page: int = 0) -> tuple[str, InlineK
     lines = [
         f"{STATUS_ICON[c.status]} <b>{e(c.name)}</b>",
         f"{ARROW[c.direction]}: {e(c.source_account.alias)} → {e(c.destination_account.alias)}",
-        f"Status: {c.status.value}" + (f" — {e(c.pause_reason)}" if c.pause_reason else ""),
+        f"Status: {c.status.value}" + (f" — {e(c.pause_reason[:300])}" if c.pause_reason else ""),
         f"Schedule: {_schedule(c)}",
         f"Filters: {e(_filters(c))}",
         f"Proxy: {e(c.proxy.alias) if c.proxy else 'account default / direct'}",

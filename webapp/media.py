@@ -90,7 +90,7 @@ class MediaSigner:
         if self.clock() > expiry:
             return None
         relative = PurePosixPath(relative_text)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts or "\x00" in relative_text:
             return None
         path = (self.data_dir / relative).resolve()
         if not path.is_relative_to(self.data_dir.resolve()) or not path.is_file():

@@ -71,7 +71,8 @@ class Exposition:
 def allowed(request: web.Request, token: str | None) -> bool:
     """Loopback without forwarding headers, or the right bearer token."""
     header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
+    given = header[7:].strip().encode("utf-8", "surrogateescape")  # compare_digest refuses non-ASCII str
+    if token and header.startswith("Bearer ") and hmac.compare_digest(given, token.encode()):
         return True
     try:
         loopback = ipaddress.ip_address(request.remote or "").is_loopback

@@ -55,8 +55,8 @@ async def page(request: web.Request) -> web.Response:
 def asset_path(relative: str) -> Path | None:
     """The file under ``STATIC`` that ``relative`` names, or None (traversal, hidden, unknown type)."""
     parts = relative.split("/")
-    if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
-        return None
+    if "\x00" in relative or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        return None  # NUL: no file system takes it (resolve() would raise)
     path = (STATIC / relative).resolve()
     if not path.is_relative_to(STATIC) or path.suffix not in ASSET_TYPES or not path.is_file():
         return None

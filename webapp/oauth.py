@@ -17,6 +17,7 @@ from aiohttp import web
 from core.errors import ForwarderError
 from core.models import OAuthState
 from core.platforms.telegram import TelegramSender
+from core.platforms.youtube_oauth import ALREADY_USED
 from webapp.context import runtime, services
 from webapp.routes import Param, RouteTable, s
 
@@ -93,7 +94,9 @@ async def callback(request: web.Request) -> web.Response:
     try:
         account = await services(request).oauth.complete(state, code)
     except ForwarderError as exc:
-        await _tell(request, chat, f"❌ YouTube authorization for '{html.escape(alias)}' failed: "
+        # A replay that raced the first use (a double request) is no news either.
+        told = None if exc.message == ALREADY_USED else chat
+        await _tell(request, told, f"❌ YouTube authorization for '{html.escape(alias)}' failed: "
                                    f"{html.escape(exc.message)}")
         return page(False, "Authorization failed", [exc.message[:1].upper() + exc.message[1:]],
                     status=503 if exc.retriable else 400)

@@ -7,6 +7,7 @@ services raise for wrong values, so the Mini App shows both the same way.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,15 +30,36 @@ async def json_body(request: web.Request, *, optional: bool = False) -> dict[str
             return {}
         raise InvalidInput({"body": "send a JSON object"})
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except UnicodeDecodeError:
         raise InvalidInput({"body": "the body is not UTF-8 text"}) from None
     except json.JSONDecodeError as exc:
         raise InvalidInput({"body": f"not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"}) \
             from None
+    except RecursionError:
+        raise InvalidInput({"body": "not valid JSON: it is nested too deeply"}) from None
     if not isinstance(data, dict):
         raise InvalidInput({"body": f"must be a JSON object, not {_kind(data)}"})
+    # Text no database stores: half a character (a lone \ud800-\udfff escape) or NUL (PostgreSQL).
+    try:
+        storable = "\\u0000" not in json.dumps(data, ensure_ascii=False).encode("utf-8").decode("utf-8")
+    except UnicodeEncodeError:
+        storable = False
+    if not storable:
+        raise InvalidInput({"body": "a text holds a NUL character or half of a character (a lone surrogate)"})
     return data
+
+
+def _no_constant(name: str) -> float:
+    """NaN and Infinity are not JSON (Python's parser takes them; no column or client does)."""
+    raise InvalidInput({"body": f"not valid JSON: {name} is not a number JSON allows"})
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidInput({"body": f"not valid JSON: the number {text[:20]} is too large"})
+    return value
 
 
 def _kind(value: Any) -> str:
@@ -100,7 +122,8 @@ class Fields:
             self.errors[self._name(name)] = f"must be a whole number, not {_kind(value)}"
             return default
         maximum = MAX_ID if maximum is None else maximum  # ids and counts live in 32-bit columns
-        if (minimum is not None and value < minimum) or value > maximum:
+        minimum = -MAX_ID - 1 if minimum is None else minimum  # PostgreSQL refuses beyond either end
+        if value < minimum or value > maximum:
             self.errors[self._name(name)] = _range(minimum, maximum)
         return value
 
@@ -187,7 +210,8 @@ class Query:
             self.errors[name] = f"'{raw}' is not a whole number"
             return default
         maximum = MAX_ID if maximum is None else maximum  # ids and counts live in 32-bit columns
-        if (minimum is not None and value < minimum) or value > maximum:
+        minimum = -MAX_ID - 1 if minimum is None else minimum  # PostgreSQL refuses beyond either end
+        if value < minimum or value > maximum:
             self.errors[name] = _range(minimum, maximum)
         return value
 

@@ -28,6 +28,7 @@ STATUS_ICON = {AccountStatus.ACTIVE: "🟢", AccountStatus.EXPIRY_WARNING: "🟡
                AccountStatus.TOKEN_EXPIRED: "🔴", AccountStatus.REQUIRES_REAUTH: "🔴",
                AccountStatus.CAPTCHA_DETECTED: "🧩",
                AccountStatus.SUSPENDED: "⛔", AccountStatus.DISABLED: "⚪"}
+USERNAME_MAX = 100  # Instagram usernames are at most 30; an e-mail or phone number also logs in
 KIND = {AuthMethod.PRIVATE_API: "Instagram (private API)", AuthMethod.GRAPH_API: "Instagram (Graph API)",
         AuthMethod.OAUTH: "YouTube"}
 
@@ -69,7 +70,7 @@ def account_card(a: Account, status: dict[str, Any]) -> tuple[str, InlineKeyboar
              f"Account: {e(a.username or a.external_id or '—')}"
              + (f" · {e(a.profile.get('channel_title'))}" if a.profile.get("channel_title") else ""),
              f"Status: {a.status.value.replace('_', ' ')}"
-             + (f" — {e(a.status_reason)}" if a.status_reason else "")]
+             + (f" — {e(a.status_reason[:300])}" if a.status_reason else "")]
     if status.get("token_expiry"):
         lines.append(f"Token expires: {status['token_expiry'][:16].replace('T', ' ')} UTC "
                      f"({status['days_left']:.1f} days)" + (" · refreshed automatically"
@@ -180,7 +181,12 @@ async def take_alias(message: Message, state: FSMContext, services: Services) ->
 
 
 async def take_username(message: Message, state: FSMContext) -> None:
-    await state.update_data(username=(message.text or "").strip().lstrip("@"))
+    username = (message.text or "").strip().lstrip("@")
+    if not 1 <= len(username) <= USERNAME_MAX or any(c.isspace() for c in username):
+        await message.answer(f"❌ Send the Instagram username (1 to {USERNAME_MAX} characters, no spaces), "
+                             "or /cancel.")
+        return
+    await state.update_data(username=username)
     await state.set_state(AddAccount.password)
     await message.answer("🔒 The password (the message is deleted once read), or a saved instagrapi session "
                          "as a <code>.json</code> file:")
@@ -253,7 +259,7 @@ async def take_graph_id(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip().lower()
     page = text.startswith("page")
     value = text.removeprefix("page").strip()
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         await message.answer("❌ An id is digits only. Send it again, or /cancel.")
         return
     await state.update_data(graph_id=value, graph_page=page)

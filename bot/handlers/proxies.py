@@ -63,7 +63,7 @@ def proxy_card(p: Proxy, tz: str) -> tuple[str, InlineKeyboardMarkup]:
              f"Last check: {local(p.last_check_at, tz)} · last success: {local(p.last_success_at, tz)}",
              f"Consecutive failures: {p.consecutive_failures}"]
     if p.last_error:
-        lines.append(f"Last error: {e(p.last_error)}")
+        lines.append(f"Last error: {e(p.last_error[:300])}")
     return "\n".join(lines), _kb([
         [_button("🩺 Test", ProxyAction.TEST, p.id), _button("✏️ Edit", ProxyAction.EDIT, p.id),
          _button("🗑 Delete", ProxyAction.DELETE, p.id)],

@@ -183,6 +183,13 @@ async def on_button(query: CallbackQuery, callback_data: WizCB, services: Servic
         if isinstance(query.message, Message):
             await query.message.edit_text("✖️ Wizard cancelled. Nothing was saved.")
         return
+    if not (await state.get_state() or "").startswith(Wizard.__name__ + ":"):
+        # A button of a wizard already saved or cancelled: its draft is gone.
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer("⌛ This wizard is no longer open. "
+                                       "Start again with ➕ New connection.")
+        return
     if step == "back":
         index = STEPS.index(value) if value in STEPS else 1
         await query.answer()
@@ -309,6 +316,11 @@ async def on_text(message: Message, services: Services, state: FSMContext) -> No
     await goto(message, state, services, "filters", draft)
 
 
+async def use_text(message: Message) -> None:
+    """A file, photo or sticker where the step wants typed text: say so instead of staying silent."""
+    await message.answer("✏️ Send it as a text message, or press Back / Cancel (or send /cancel).")
+
+
 async def use_buttons(message: Message) -> None:
     """Text where the step wants a button: say so instead of staying silent."""
     await message.answer("👆 Choose with the buttons above, or press Back / Cancel (or send /cancel).")
@@ -321,6 +333,7 @@ def create_router() -> Router:
     router.callback_query.register(on_button, WizCB.filter())
     typed = StateFilter(Wizard.name, Wizard.keywords, Wizard.exclude, Wizard.backfill, Wizard.windows)
     router.message.register(on_text, typed, F.text & ~F.text.startswith("/"))
+    router.message.register(use_text, typed, ~F.text)
     buttons = StateFilter(Wizard.type, Wizard.source, Wizard.dest, Wizard.proxy, Wizard.filters,
                           Wizard.schedule, Wizard.transforms, Wizard.review)
     router.message.register(use_buttons, buttons, ~F.text.startswith("/"))

@@ -10,6 +10,7 @@ descriptions <= 5000 bytes; Instagram captions <= 2200 characters and 30 hashtag
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -130,6 +131,12 @@ class Rendered:
                    category_id=data["category_id"])
 
 
+def _plain(text: str) -> str:
+    """Text without control characters (but line breaks and tabs) or halves of a character."""
+    text = text.replace("\r\n", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
 def _fill(template: str, values: dict[str, str]) -> str:
     return _FIELD.sub(lambda m: values.get(m[1], m[0]), template).strip()
 
@@ -153,7 +160,8 @@ def render(
     timezone: str = "UTC",
 ) -> Rendered:
     """Fill the templates and apply the destination's rules."""
-    caption = caption or ""
+    caption = _plain(caption or "")
+    source_title = _plain(source_title or "")
     tags = hashtags(caption)
     text_only = " ".join(HASHTAG.sub("", caption).split(" ")).strip()
     text_only = re.sub(r"[ \t]+\n", "\n", re.sub(r"[ \t]{2,}", " ", text_only)).strip()

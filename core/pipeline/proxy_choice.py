@@ -33,9 +33,12 @@ def check_policy(data: dict[str, Any] | None) -> dict[str, Any]:
     pool = data.get("pool") or []
     if not isinstance(pool, list) or not all(isinstance(p, int) for p in pool):
         raise RuleError("proxy_policy.pool", "the pool is a list of proxy ids")
+    tries = data.get("max_retry_per_proxy", 2)
+    if isinstance(tries, bool) or not isinstance(tries, int) or not 0 <= tries <= 100:
+        raise RuleError("proxy_policy.max_retry_per_proxy", "a whole number of tries, 0 to 100")
     return {"mode": mode, "pool": list(dict.fromkeys(pool)),
             "fallback_to_direct": bool(data.get("fallback_to_direct", False)),
-            "max_retry_per_proxy": int(data.get("max_retry_per_proxy", 2))}
+            "max_retry_per_proxy": tries}
 
 
 def usable(proxy: Proxy) -> bool:

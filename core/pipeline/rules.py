@@ -7,6 +7,7 @@ are pure functions of their inputs and a clock, so they are tested without a dat
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,6 +18,8 @@ from core.errors import ERROR_INFO, ErrorCode
 
 MIN_INTERVAL_MINUTES = 1
 MAX_INTERVAL_MINUTES = 24 * 60
+KEYWORDS_MAX_CHARS = 1000  # all keywords of one list, as shown ("a, b"): they must fit a chat message
+MAX_WINDOWS = 24
 
 
 class RuleError(ValueError):
@@ -26,6 +29,12 @@ class RuleError(ValueError):
         super().__init__(message)
         self.field = field_name
         self.message = message
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A typed value quoted back in a message, cut short (a 5,000-character answer stays readable)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _words(value: Any, field_name: str) -> tuple[str, ...]:
@@ -39,6 +48,10 @@ def _words(value: Any, field_name: str) -> tuple[str, ...]:
     for word in words:
         if len(word) > 100:
             raise RuleError(field_name, f"the keyword '{word[:20]}…' is longer than 100 characters")
+    total = len(", ".join(words))
+    if total > KEYWORDS_MAX_CHARS:
+        raise RuleError(field_name, f"the keywords add up to {total} characters; use at most "
+                                    f"{KEYWORDS_MAX_CHARS}")
     return words
 
 
@@ -48,7 +61,8 @@ def _day(value: Any, field_name: str) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise RuleError(field_name, f"'{value}' is not a date; use YYYY-MM-DD, e.g. 2025-01-31") from None
+        raise RuleError(field_name,
+                        f"'{_shown(value)}' is not a date; use YYYY-MM-DD, e.g. 2025-01-31") from None
 
 
 def _seconds(value: Any, field_name: str) -> float | None:
@@ -57,10 +71,20 @@ def _seconds(value: Any, field_name: str) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise RuleError(field_name, f"'{value}' is not a number of seconds") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise RuleError(field_name, f"'{_shown(value)}' is not a number of seconds")
     if number < 0:
         raise RuleError(field_name, "a duration cannot be negative")
     return number
+
+
+def _cap(value: Any) -> int:
+    try:
+        return int(value or 20)
+    except (TypeError, ValueError, OverflowError):
+        raise RuleError("backfill_cap",
+                        f"'{_shown(value)}' is not a whole number of posts (1 to 500)") from None
 
 
 @dataclass(frozen=True)
@@ -98,7 +122,7 @@ class Filters:
             date_from=_day(rng.get("from"), "date_range.from"),
             date_to=_day(rng.get("to"), "date_range.to"),
             include_old_posts=bool(data.get("include_old_posts", False)),
-            backfill_cap=int(data.get("backfill_cap", 20) or 20),
+            backfill_cap=_cap(data.get("backfill_cap", 20)),
         )
         if data.get("mode") == "caption_keywords" and not made.caption_keywords:
             raise RuleError("caption_keywords", "the keyword filter needs at least one keyword")
@@ -157,7 +181,7 @@ _HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 def _clock(value: Any, field_name: str) -> time:
     m = _HHMM.fullmatch(str(value or "").strip())
     if not m:
-        raise RuleError(field_name, f"'{value}' is not a time; use HH:MM (24-hour), e.g. 09:30")
+        raise RuleError(field_name, f"'{_shown(value)}' is not a time; use HH:MM (24-hour), e.g. 09:30")
     return time(int(m[1]), int(m[2]))
 
 
@@ -193,18 +217,26 @@ class Schedule:
         raw = data.get("check_interval_minutes", 5)
         try:
             interval = int(raw)
-        except (TypeError, ValueError):
-            raise RuleError("check_interval_minutes", f"'{raw}' is not a whole number of minutes") from None
+        except (TypeError, ValueError, OverflowError):
+            raise RuleError("check_interval_minutes",
+                            f"'{_shown(raw)}' is not a whole number of minutes") from None
         if not MIN_INTERVAL_MINUTES <= interval <= MAX_INTERVAL_MINUTES:
             raise RuleError("check_interval_minutes",
                             f"check every {MIN_INTERVAL_MINUTES} to {MAX_INTERVAL_MINUTES} minutes")
         windows: list[Window] = []
         if data.get("type", "continuous") == "windows" or data.get("windows"):
-            for i, item in enumerate(data.get("windows") or []):
+            items = data.get("windows") or []
+            if not isinstance(items, list | tuple):
+                raise RuleError("windows", "give the windows as a list, e.g. [\"09:00-12:00\"]")
+            if len(items) > MAX_WINDOWS:
+                raise RuleError("windows", f"at most {MAX_WINDOWS} daily windows; {len(items)} were given")
+            for i, item in enumerate(items):
                 if isinstance(item, str):
                     if "-" not in item:
-                        raise RuleError(f"windows[{i}]", f"'{item}' is not a window; use HH:MM-HH:MM")
+                        raise RuleError(f"windows[{i}]", f"'{_shown(item)}' is not a window; use HH:MM-HH:MM")
                     item = dict(zip(("start", "end"), item.split("-", 1), strict=True))
+                if not isinstance(item, dict):
+                    raise RuleError(f"windows[{i}]", "a window is \"HH:MM-HH:MM\" or {\"start\", \"end\"}")
                 start = _clock(item.get("start"), f"windows[{i}].start")
                 end = _clock(item.get("end"), f"windows[{i}].end")
                 if start == end:
@@ -216,9 +248,9 @@ class Schedule:
         if tz:
             try:
                 ZoneInfo(str(tz))
-            except (KeyError, ValueError):
+            except (KeyError, ValueError, OSError):  # OSError: "Europe" is a folder, a long name no file
                 raise RuleError("timezone",
-                                f"'{tz}' is not an IANA time zone such as Europe/Berlin") from None
+                                f"'{_shown(tz)}' is not an IANA time zone such as Europe/Berlin") from None
         return cls(interval_minutes=interval, windows=tuple(windows), timezone=tz)
 
     def to_json(self) -> dict[str, Any]:
@@ -275,10 +307,12 @@ class RetryPolicy:
             raw = data.get(name)
             if raw is None:
                 return default
-            out = tuple(aliases.get(c, c) for c in raw)
+            if not isinstance(raw, list | tuple) or not all(isinstance(c, str) for c in raw):
+                raise RuleError(name, "give a list of error codes, e.g. [\"network_timeout\"]")
+            out = tuple(str(aliases.get(c, c)) for c in raw)
             unknown = [c for c in out if c not in known]
             if unknown:
-                raise RuleError(name, f"unknown error code(s): {', '.join(unknown)}")
+                raise RuleError(name, f"unknown error code(s): {_shown(', '.join(unknown), 200)}")
             return out
 
         retry_on = codes("retry_on_errors", DEFAULT_RETRY_CODES)
@@ -292,8 +326,8 @@ class RetryPolicy:
                 retry_on_errors=retry_on,
                 no_retry_on_errors=no_retry_on,
             )
-        except (TypeError, ValueError) as exc:
-            raise RuleError("retry_policy", f"numbers expected: {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise RuleError("retry_policy", f"numbers expected: {_shown(exc, 100)}") from None
         if not 1 <= policy.max_attempts <= 20:
             raise RuleError("max_attempts", "between 1 and 20 attempts")
         if policy.initial_delay_seconds < 0 or policy.max_delay_seconds < policy.initial_delay_seconds:

@@ -17,7 +17,10 @@ def transform_options(data: dict[str, Any] | None) -> TransformOptions:
     green = data.get("greenscreen") or data.get("layout")
     layout = None
     if green:
-        spec = {"template": Template.PICTURE_IN_PICTURE.value} if green is True else dict(green)
+        if green is not True and not isinstance(green, dict):
+            raise RuleError("greenscreen", "greenscreen is true, false or an object of layout options")
+        spec: dict[str, Any] = ({"template": Template.PICTURE_IN_PICTURE.value} if green is True
+                                else dict(green))
         unknown = set(spec) - _LAYOUT_FIELDS
         if unknown:
             raise RuleError("greenscreen", f"unknown layout option(s): {', '.join(sorted(unknown))}")

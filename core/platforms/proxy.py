@@ -47,6 +47,12 @@ class ProxyInputError(ValueError):
         self.message = message
 
 
+def _shown(value: object, limit: int = 40) -> str:
+    """A typed value quoted back in a message, cut short."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _check_host(host: str) -> str:
     host = host.strip().strip("[]").lower()
     try:
@@ -54,17 +60,20 @@ def _check_host(host: str) -> str:
     except ValueError:
         pass
     name = host.rstrip(".")
-    if name and len(name) <= 253 and all(_LABEL.fullmatch(label) for label in name.split(".")):
+    labels = name.split(".")
+    # An all-digit last label is a mistyped IPv4 address (999.1.1.1), never a host name.
+    if name and len(name) <= 253 and all(_LABEL.fullmatch(label) for label in labels) \
+            and not labels[-1].isdigit():
         return name
-    raise ProxyInputError("host", f"host '{host}' is not a hostname or an IP address")
+    raise ProxyInputError("host", f"host '{_shown(host)}' is not a hostname or an IP address")
 
 
 def parse_port(port: int | str) -> int:
     """A port as typed by the admin, checked to be 1-65535."""
-    try:
-        number = int(str(port).strip())
-    except ValueError:
-        raise ProxyInputError("port", f"port must be a number, got '{port}'") from None
+    text = str(port).strip()
+    if not re.fullmatch(r"-?[0-9]+", text):  # not int(): it takes '8_0', '+80' and other scripts' digits
+        raise ProxyInputError("port", f"port must be a number, got '{_shown(port)}'")
+    number = int(text)
     if not 1 <= number <= 65535:
         raise ProxyInputError("port", f"port must be 1-65535, got {number}")
     return number
@@ -73,7 +82,7 @@ def parse_port(port: int | str) -> int:
 def _check_type(kind: str) -> str:
     value = str(kind).strip().lower()
     if value not in TYPES:
-        raise ProxyInputError("type", f"type must be one of {', '.join(TYPES)}, got '{kind}'")
+        raise ProxyInputError("type", f"type must be one of {', '.join(TYPES)}, got '{_shown(kind)}'")
     return value
 
 
@@ -123,7 +132,8 @@ class ProxySpec:
             scheme, rest = text.split("://", 1)
             kind = _SCHEMES.get(scheme.lower())
             if kind is None:
-                raise ProxyInputError("type", f"type must be one of {', '.join(TYPES)}, got '{scheme}'")
+                raise ProxyInputError("type",
+                                      f"type must be one of {', '.join(TYPES)}, got '{_shown(scheme)}'")
             # rpartition: an unquoted '@' or '/' in the password still parses.
             userinfo, at, hostport = rest.rpartition("@")
             hostport = hostport.split("/", 1)[0]
@@ -136,6 +146,7 @@ class ProxySpec:
         if text.startswith("["):
             host, port = _split_hostport(text)
             return cls(default_type, host, parse_port(port), alias=alias)
+        _refuse_bare_ipv6(text)
         parts = text.split(":", 3)
         if len(parts) == 2:
             return cls(default_type, parts[0], parse_port(parts[1]), alias=alias)
@@ -170,12 +181,24 @@ class ProxySpec:
         return f"ProxySpec({self}, alias={self.alias!r})"
 
 
+def _refuse_bare_ipv6(text: str) -> None:
+    """``2001:db8::1:8080`` is ambiguous (the last group may be the port): ask for brackets."""
+    for candidate in (text, text.rpartition(":")[0]):
+        try:
+            bare = ipaddress.ip_address(candidate).version == 6
+        except ValueError:
+            continue
+        if bare:
+            raise ProxyInputError("host", "an IPv6 address needs brackets: [2001:db8::1]:1080")
+
+
 def _split_hostport(hostport: str) -> tuple[str, str]:
     if hostport.startswith("["):
         host, bracket, rest = hostport[1:].partition("]")
         if bracket and rest.startswith(":"):
             return host, rest[1:]
     else:
+        _refuse_bare_ipv6(hostport)
         host, colon, port = hostport.rpartition(":")
         if colon and host:
             return host, port

@@ -37,6 +37,7 @@ SCOPES = (
 )
 UPLOAD_SCOPE = SCOPES[0]
 CALLBACK_PATH = "/oauth2callback"
+ALREADY_USED = "this authorization link was already used"
 
 
 class ClientSecretError(ValueError):
@@ -55,8 +56,14 @@ class ClientSecret:
     raw: dict[str, Any] = field(repr=False)
 
 
+CLIENT_SECRET_MAX_BYTES = 64 * 1024  # Google's files are under 1 KB
+
+
 def parse_client_secret(data: bytes) -> ClientSecret:
     """Parse a client_secret.json downloaded from the Google Cloud console."""
+    if len(data) > CLIENT_SECRET_MAX_BYTES:
+        raise ClientSecretError(f"the file is {len(data) // 1024} KB, too large for a client_secret.json "
+                                f"(at most {CLIENT_SECRET_MAX_BYTES // 1024} KB)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -67,6 +74,8 @@ def parse_client_secret(data: bytes) -> ClientSecret:
         raise ClientSecretError(
             f"not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise ClientSecretError("not valid JSON: it is nested too deeply") from None
     if not isinstance(doc, dict):
         raise ClientSecretError(f"the top level must be a JSON object, not {type(doc).__name__}")
     kind: Literal["installed", "web"]
@@ -87,6 +96,8 @@ def parse_client_secret(data: bytes) -> ClientSecret:
     if not isinstance(client_secret, str) or not client_secret.strip():
         raise ClientSecretError(f"'{kind}.client_secret' is missing or empty")
     uris = section.get("redirect_uris") or []
+    if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+        raise ClientSecretError(f"'{kind}.redirect_uris' must be a list of addresses")
     project = section.get("project_id")
     return ClientSecret(
         kind=kind,
@@ -148,7 +159,8 @@ class OAuthService:
     # -- state -----------------------------------------------------------------------
 
     def _sign(self, token: str) -> str:
-        mac = hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+        # surrogatepass: a query string's invalid UTF-8 (%FF) arrives as a lone surrogate.
+        mac = hmac.new(self._key, token.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def _new_state(self) -> str:
@@ -157,12 +169,13 @@ class OAuthService:
 
     def _verify(self, state: str) -> None:
         token, _, sig = state.partition(".")
-        if not token or not sig or not hmac.compare_digest(sig, self._sign(token)):
+        given = sig.encode("utf-8", "surrogatepass")  # compare_digest refuses non-ASCII str
+        if not token or not sig or not hmac.compare_digest(given, self._sign(token).encode()):
             raise _auth("this authorization link is not valid (bad signature); press Authorize again")
 
     @staticmethod
     def _hash(state: str) -> str:
-        return hashlib.sha256(state.encode()).hexdigest()
+        return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
 
     # -- flow ------------------------------------------------------------------------
 
@@ -242,12 +255,12 @@ class OAuthService:
     async def _complete_row(self, row: OAuthState, code: str) -> Account:
         now = datetime.now(UTC)
         if row.used_at is not None:
-            raise _auth("this authorization link was already used")
+            raise _auth(ALREADY_USED)
         if row.expires_at <= now:
             raise _auth("this authorization link expired, press Authorize again")
         # Mark used before the exchange: a failed or replayed exchange never reuses the state.
         if not await OAuthState.filter(id=row.id, used_at__isnull=True).update(used_at=now):
-            raise _auth("this authorization link was already used")
+            raise _auth(ALREADY_USED)
         account = await Account.get(id=row.account_id)  # type: ignore[attr-defined]
         secret = self._stored_secret(account)
         flow = self._flow(secret, code_verifier=row.code_verifier)

@@ -82,7 +82,7 @@ class AccountService:
                 session = json.loads(session_json)
                 if not isinstance(session, dict):
                     raise ValueError("not an object")
-            except ValueError:
+            except (ValueError, RecursionError):
                 errors["session_json"] = "the session is not a JSON object exported by instagrapi"
         if errors:
             raise InvalidInput(errors)
@@ -110,7 +110,7 @@ class AccountService:
         if not (ig_user_id or page_id):
             errors["ig_user_id"] = "give the Instagram user id or the Facebook page id"
         for name, value in (("ig_user_id", ig_user_id), ("page_id", page_id)):
-            if value and not str(value).strip().isdigit():
+            if value and not (str(value).strip().isascii() and str(value).strip().isdigit()):
                 errors[name] = "an id is digits only"
         if errors:
             raise InvalidInput(errors)
@@ -174,9 +174,10 @@ class AccountService:
 
     # ---- status, update, delete -------------------------------------------------------
 
-    async def token_status(self, account_id: int) -> dict[str, Any]:
-        """Status, expiry and days left (the specification's token status)."""
-        account = await self.get(account_id)
+    async def token_status(self, account_id: int | Account) -> dict[str, Any]:
+        """Status, expiry and days left (the specification's token status); an Account row already
+        read is used as it is (a list of N accounts costs one query, not N + 1)."""
+        account = account_id if isinstance(account_id, Account) else await self.get(account_id)
         expiry = aware(account.token_expiry)
         refreshable = bool((account.credentials or {}).get("refresh_token"))
         left = (expiry - self.clock()).total_seconds() / 86400 if expiry else None

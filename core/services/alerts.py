@@ -14,6 +14,7 @@ set); ``deliver`` (a worker cron) sends what is pending:
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -175,7 +176,7 @@ class AlertService:
         if p.get("affected"):
             lines += ["", "<b>Affected connections:</b>"]
             lines += [f"- {html.escape(str(a))}" for a in p["affected"]]
-        return "\n".join(lines)[:4000], self._buttons(kind, p, cfg)
+        return _fit("\n".join(lines)), self._buttons(kind, p, cfg)
 
     @staticmethod
     def _local(value: str, timezone: str) -> str:
@@ -218,7 +219,7 @@ class AlertService:
                 f"({html.escape(str(r.payload.get('connection', '')))}): "
                 f"{html.escape(str(r.payload.get('error', ''))[:120])}" for r in examples]
         lines += ["", "Open Jobs → Dead letter in the bot or the Mini App for the rest."]
-        return "\n".join(lines)[:4000]
+        return _fit("\n".join(lines))
 
     # ---- delivery -------------------------------------------------------------------
 
@@ -310,6 +311,14 @@ class AlertService:
         return await self.deliver()
 
 
+def _fit(text: str, limit: int = 4000) -> str:
+    """HTML cut to ``limit`` characters (Telegram takes 4096) without splitting a tag or an entity."""
+    if len(text) <= limit:
+        return text
+    cut = re.sub(r"<[^>]*$|&[^;\s]*$", "", text[:limit - 5])
+    return cut + "…" + ("</b>" if cut.count("<b>") > cut.count("</b>") else "")
+
+
 def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in payload.items():
@@ -317,5 +326,9 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
             value = value.isoformat()
         elif isinstance(value, StrEnum):
             value = value.value
+        elif isinstance(value, str):
+            value = value.replace("\x00", "")  # PostgreSQL's JSON refuses NUL (platforms' texts may hold it)
+        elif isinstance(value, list):
+            value = [v.replace("\x00", "") if isinstance(v, str) else v for v in value]
         out[key] = value
     return out

@@ -196,7 +196,7 @@ class JobService:
         if account is None:
             raise NotFound(f"Account {account_id} does not exist")
         code = code.strip().replace(" ", "")
-        if not code.isdigit() or not 4 <= len(code) <= 8:
+        if not (code.isascii() and code.isdigit()) or not 4 <= len(code) <= 8:  # not ١٢٣٤ nor ¹²³⁴
             raise InvalidInput({"code": "a security code is 4 to 8 digits, as Instagram sent it by e-mail "
                                         "or SMS"})
         async with self.factory.source(account) as adapter:

@@ -35,6 +35,12 @@ from core.platforms.factory import PlatformFactory
 from core.platforms.proxy import ProxySpec
 
 
+def _storable(text: str) -> str:
+    """Text every database takes: PostgreSQL refuses NUL, and no driver encodes half an emoji
+    (a lone surrogate, which a JSON source can send)."""
+    return "".join(ch for ch in text if ch != "\x00" and not "\ud800" <= ch <= "\udfff")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -190,8 +196,9 @@ class PollService:
         try:
             async with in_transaction():
                 row = await SourcePost.create(
-                    connection_id=connection.id, source_post_id=post.id, caption=post.caption or "",
-                    title=str(post.extra.get("title") or "")[:1000],
+                    connection_id=connection.id, source_post_id=post.id,
+                    caption=_storable(post.caption or ""),
+                    title=_storable(str(post.extra.get("title") or "")[:1000]),
                     media_url=post.media_url, permalink=post.permalink, published_at=post.published_at,
                     duration=post.duration,
                     outcome=PostOutcome.FILTERED if reason else PostOutcome.QUEUED, reason=reason)

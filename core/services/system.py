@@ -52,8 +52,9 @@ def _validate(section: str, value: dict[str, Any]) -> dict[str, Any]:
         out["instance_name"] = name
         try:
             ZoneInfo(str(out.get("timezone")))
-        except (KeyError, ValueError):
-            zone = out.get("timezone")
+        except (KeyError, ValueError, OSError):  # OSError: "Europe" is a folder, a long name no file
+            zone = str(out.get("timezone"))
+            zone = zone if len(zone) <= 40 else zone[:40] + "…"
             errors["general.timezone"] = f"'{zone}' is not an IANA time zone such as Europe/Berlin"
     elif section == "retry":
         try:
