@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         None, description="Bearer token for /metrics scrapers outside this host (loopback needs none)",
     )
+    forward_lease_seconds: int = Field(
+        120, ge=5, le=3600,
+        description="Seconds a worker's claim on a running job lasts unless renewed (renewed every third "
+        "of it); a crashed worker's job is taken over once it runs out: 5 to 3600",
+    )
+    reconcile_seconds: int = Field(
+        60, ge=5, le=60,
+        description="How often the reconcile cron puts back on the queue what Redis lost or a crashed "
+        "worker held: 5 to 60 seconds, a divisor of 60",
+    )
 
     @field_validator("admin_ids", "proxy_check_urls", mode="before")
     @classmethod
@@ -143,6 +153,13 @@ class Settings(BaseSettings):
             raise ValueError("does not look like a bot token (digits, a colon, 30+ characters)")
         return SecretStr(value.get_secret_value().strip())
 
+    @field_validator("reconcile_seconds")
+    @classmethod
+    def _divides_minute(cls, value: int) -> int:
+        if 60 % value:
+            raise ValueError("must divide 60 (5, 6, 10, 12, 15, 20, 30 or 60)")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -158,7 +175,7 @@ class Settings(BaseSettings):
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder of zones
             raise ValueError(f"'{value}' is not an IANA time zone") from None
         return value
 

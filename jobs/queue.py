@@ -50,3 +50,10 @@ class ArqQueue:
         """Whether ARQ holds a forward for the job (queued, deferred or in progress)."""
         key = forward_id(job_id)
         return bool(await self.arq.exists(f"arq:job:{key}", f"arq:in-progress:{key}"))
+
+    async def state(self, job_id: int) -> str | None:
+        """``in_progress`` (a worker took it), ``queued`` (waiting or deferred), or None (ARQ lost it)."""
+        key = forward_id(job_id)
+        if await self.arq.exists(f"arq:in-progress:{key}"):
+            return "in_progress"
+        return "queued" if await self.arq.exists(f"arq:job:{key}") else None

@@ -81,12 +81,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     log.info("worker %s stopped", ctx.get("worker_id"))
 
 
-def cron_jobs() -> list[Any]:
+def cron_jobs(reconcile_seconds: int = 60) -> list[Any]:
     """Fresh cron objects: ARQ keeps each one's next run on it, so workers must not share them."""
+    reconcile_at = {35} if reconcile_seconds >= 60 else set(range(0, 60, reconcile_seconds))
     return [
         cron(heartbeat, second={0, 15, 30, 45}, run_at_startup=True, timeout=30),
         cron(schedule_polls, second=5, run_at_startup=True, timeout=60),
-        cron(reconcile, second=35, run_at_startup=True, timeout=120),
+        cron(reconcile, second=reconcile_at, run_at_startup=True, timeout=120),
         cron(deliver_alerts, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
         cron(check_tokens, hour={0, 6, 12, 18}, minute=7, second=0, timeout=300),
         cron(refresh_tokens, minute=17, second=0, timeout=600),
@@ -116,7 +117,7 @@ def build_worker(runtime: Runtime, **overrides: Any) -> Worker:
     """A Worker on the runtime's Redis sharing the runtime (used by `up`, `worker`, tests)."""
     options: dict[str, Any] = {
         "functions": WorkerSettings.functions,
-        "cron_jobs": cron_jobs(),
+        "cron_jobs": cron_jobs(runtime.settings.reconcile_seconds),
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),

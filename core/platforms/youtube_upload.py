@@ -47,7 +47,10 @@ LOCKED_PRIVATE = (
 
 def _clean(text: str) -> str:
     text = text.replace("<", "").replace(">", "")
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    # Format characters (Cf) stay: zero-width joiners hold emoji like 👨‍👩‍👧 together, and
+    # right-to-left marks order Arabic and Hebrew text.
+    return "".join(ch for ch in text
+                   if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or unicodedata.category(ch) == "Cf")
 
 
 def youtube_title(text: str, fallback: str = "Short") -> str:
@@ -86,6 +89,19 @@ def _range_end(header: str | None) -> int:
     """Bytes stored according to a ``Range: bytes=0-N`` header."""
     m = re.fullmatch(r"bytes=0-(\d+)", header or "")
     return int(m[1]) + 1 if m else 0
+
+
+class _ChunkUpload(MediaFileUpload):
+    """Sends each chunk as bytes read from the file, not as a slice of the open file.
+
+    httplib2 sends a request once more, by itself, when the server dropped the connection
+    without an answer; a file slice is then already read to its end, so the second PUT carried
+    a Content-Length but no body, and hung until the socket timeout (60 s) while the server
+    waited for the bytes. Bytes are sent again whole. A chunk is at most ``CHUNK`` in memory.
+    """
+
+    def has_stream(self) -> bool:
+        return False
 
 
 def _close(insert: Any) -> None:
@@ -138,8 +154,8 @@ class YouTubeDestination:
         if not request.video_path.is_file():
             raise NotFound(f"The video to upload is missing: {request.video_path.name}")
         service = await self.client.service()
-        media = MediaFileUpload(str(request.video_path), mimetype="video/mp4",
-                                chunksize=self.chunk_size, resumable=True)
+        media = _ChunkUpload(str(request.video_path), mimetype="video/mp4",
+                             chunksize=self.chunk_size, resumable=True)
         insert = service.videos().insert(part="snippet,status", body=self._body(request), media_body=media,
                                          notifySubscribers=request.notify_subscribers)
         insert.http = self.client.http  # the shared resource's requests run on this account's connection

@@ -5,7 +5,8 @@ rupload.facebook.com, ``/cdn/...`` serves media, ``/files/...`` serves files a t
 ``video_url``. Errors have Graph's shape (``{"error": {message, type, code, error_subcode,
 fbtrace_id}}``, HTTP 400) or rupload's (``{"debug_info": {retriable, type, message}}``). URLs in
 replies are built from the request's Host, so the fake also works when addressed by another name
-through a proxy.
+through a proxy. ``faults`` (a ``RandomFaults``, off by default) fails a seeded share of requests
+with a 5xx (Graph's transient error shape) or a timeout.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.faults import RandomFaults
 
 VERSION = "v21.0"
 STAMP = "%Y-%m-%dT%H:%M:%S+0000"
@@ -94,6 +97,14 @@ def graph_error(code: int, message: str, subcode: int | None = None, status: int
     return web.json_response({"error": error}, status=status, headers=headers)
 
 
+def _transient_error(status: int) -> web.Response:
+    """What Graph answers when it is briefly unavailable (code 2, ``is_transient``)."""
+    return web.json_response({"error": {"message": "An unexpected error has occurred. Please retry your "
+                                                   "request later.", "type": "OAuthException", "code": 2,
+                                        "is_transient": True, "fbtrace_id": "A" + secrets.token_hex(10)}},
+                             status=status)
+
+
 def _upload_error(status: int, kind: str, message: str, retriable: bool = False) -> web.Response:
     return web.json_response({"debug_info": {"retriable": retriable, "type": kind, "message": message}},
                              status=status)
@@ -130,6 +141,7 @@ class FakeInstagramGraph:
     cut_uploads: list[int] = field(default_factory=list)
     drop_publish_replies: int = 0
     offset_query_supported: bool = True
+    faults: RandomFaults | None = None
     _injected: list[_Injected] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _client: aiohttp.ClientSession | None = None
@@ -251,7 +263,10 @@ class FakeInstagramGraph:
                 if isinstance(injected.body, dict):
                     return web.json_response(injected.body, status=injected.status, headers=injected.headers)
                 return web.Response(status=injected.status, text=str(injected.body), content_type="text/html")
-        return await handler(request)
+        if self.faults is not None:
+            return await self.faults.serve(request, handler, _transient_error)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     def _token(self, request: web.Request) -> str:
         auth = request.headers.get("Authorization", "")

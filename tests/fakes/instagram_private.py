@@ -16,7 +16,8 @@ It speaks what the real client sends and decides outcomes from what it receives:
 
 ``fail_next(fragment, kind)`` makes the next request whose path contains ``fragment`` fail the
 way Instagram does (``FAILURE_BODIES``, plus challenge_required, suspended, server_error, and
-slow/malformed answers). Every request is recorded (method, path, host, form).
+slow/malformed answers); ``faults`` (a ``RandomFaults``, off by default) fails a seeded share of
+requests with a 5xx or a timeout. Every request is recorded (method, path, host, form).
 Unknown paths answer 404 JSON, as the real API does for endpoints it does not have.
 """
 
@@ -36,6 +37,8 @@ from urllib.parse import parse_qs
 from aiohttp import web
 from Cryptodome.Cipher import AES, PKCS1_v1_5
 from Cryptodome.PublicKey import RSA
+
+from tests.fakes.faults import RandomFaults
 
 KEY_ID = 41
 
@@ -142,6 +145,7 @@ class FakeInstagramPrivate:
     login_challenge: str | None = None
     url_generation: int = 1
     failures: list[tuple[str, str]] = field(default_factory=list)
+    faults: RandomFaults | None = None
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _two_factor_ids: set[str] = field(default_factory=set)
@@ -204,6 +208,12 @@ class FakeInstagramPrivate:
         form = _form(body, request.content_type)
         self.requests.append(Recorded(request.method, request.path, request.host, dict(request.query),
                                       dict(request.headers), form, len(body)))
+        if self.faults is not None:
+            return await self.faults.serve(request, lambda r: self._answer(r, form, body),
+                                           lambda status: self._server_error(status))
+        return await self._answer(request, form, body)
+
+    async def _answer(self, request: web.Request, form: dict[str, Any], body: bytes) -> web.StreamResponse:
         for index, (fragment, kind) in enumerate(self.failures):
             if fragment in request.path:
                 del self.failures[index]
@@ -264,6 +274,11 @@ class FakeInstagramPrivate:
 
     def _base(self, request: web.Request) -> str:
         return f"http://{request.host}"
+
+    @staticmethod
+    def _server_error(status: int = 500) -> web.Response:
+        return web.Response(status=status, text=f"<html><body>Server Error ({status})</body></html>",
+                            content_type="text/html")
 
     def _failure(self, request: web.Request, kind: str) -> web.Response:
         if kind == "server_error":

@@ -6,6 +6,8 @@ It charges quota units as Google does (1 per list call), remembers every upload 
 by its ``upload_id``, and lets a test inject failures: any status on the next call to a
 path (``fail_next``), a 403 with a Google reason (``quotaExceeded``,
 ``uploadLimitExceeded``), or an upload that breaks after N chunks (``break_upload_after``).
+``faults`` (a ``RandomFaults``, off by default) fails a seeded share of requests with a 5xx
+or a timeout.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from core.redis_embedded import free_port
+from tests.fakes.faults import RandomFaults
 
 
 @dataclass
@@ -99,6 +102,10 @@ def _google_error(status: int, reason: str, message: str, domain: str = "youtube
     return web.json_response(body, status=status)
 
 
+def _backend_error(status: int) -> web.Response:
+    return _google_error(status, "backendError", f"Backend Error ({status})", "global")
+
+
 @dataclass
 class FakeYouTube:
     """The fake; ``start()`` before use, ``stop()`` after."""
@@ -118,6 +125,8 @@ class FakeYouTube:
     """Seconds each upload PUT waits before it is stored (time to kill a worker mid-upload)."""
     rss_fetches: int = 0
     media_fetches: int = 0
+    faults: RandomFaults | None = None
+    """Random 5xx answers and timeouts (off by default)."""
     _faults: list[tuple[str, int, str]] = field(default_factory=list)
     _break_after: int | None = None
     _runner: web.AppRunner | None = None
@@ -200,11 +209,17 @@ class FakeYouTube:
                     return _google_error(403, reason, "The request cannot be completed because you "
                                          "have exceeded your quota.", "youtube.quota")
                 return _google_error(status, reason, f"injected {status} {reason}")
+        if self.faults is not None:
+            return await self.faults.serve(request, lambda r: self._authorized(r, handler), _backend_error)
+        return await self._authorized(request, handler)
+
+    async def _authorized(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path.startswith(("/youtube/", "/upload/")):
             auth = request.headers.get("Authorization", "")
             if not auth.startswith("Bearer ") or not self._valid(auth[7:]):
                 return _google_error(401, "authError", "Invalid Credentials", "global")
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     def _charge(self, what: str, units: int = 1) -> None:
         self.units += units
