@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import time
@@ -65,6 +66,8 @@ STEP_START = {JobStep.DOWNLOAD: 0, JobStep.PROBE: 25, JobStep.TRANSFORM: 30, Job
 STEP_END = {JobStep.DOWNLOAD: 25, JobStep.PROBE: 30, JobStep.TRANSFORM: 60, JobStep.METADATA: 62,
             JobStep.UPLOAD: 95, JobStep.VERIFY: 100}
 
+log = logging.getLogger(__name__)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -93,6 +96,11 @@ class _Run:
     checkpoint: dict[str, Any]
     folder: Path
     role: str = "source"  # whose account an error belongs to
+    worker: str = ""  # the lease holder: every write is conditional on still holding it
+
+
+class LeaseLost(Exception):  # noqa: N818 - a state, not an error of the job
+    """Another worker took the job over (this one stalled past its lease): stop, write nothing."""
 
 
 class ForwardService:
@@ -141,7 +149,10 @@ class ForwardService:
     async def _renew(self, job_id: int, worker: str) -> None:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            await Job.filter(id=job_id, lease_owner=worker).update(lease_until=self.clock() + self.lease)
+            until = self.clock() + self.lease
+            held = await Job.filter(id=job_id, lease_owner=worker).update(lease_until=until)
+            if not held:  # taken over: the next checkpoint write stops this run
+                return
 
     # ---- run -------------------------------------------------------------------------
 
@@ -158,8 +169,10 @@ class ForwardService:
         renew = asyncio.create_task(self._renew(job_id, worker))
         run: _Run | None = None
         try:
-            run = await self._prepare(job)
+            run = await self._prepare(job, worker)
             await self._steps(run)
+        except LeaseLost:
+            return self._lost(job_id, worker)
         except ForwarderError as exc:
             return await self._failed(job, run, exc)
         except Exception as exc:  # noqa: BLE001 - an unexpected error is classified, never lost
@@ -170,14 +183,24 @@ class ForwardService:
             renew.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renew
-        return await self._succeeded(run)
+        try:
+            return await self._succeeded(run)
+        except LeaseLost:
+            return self._lost(job_id, worker)
 
-    async def _prepare(self, job: Job) -> _Run:
+    @staticmethod
+    def _lost(job_id: int, worker: str) -> Outcome:
+        log.warning("job %s: worker %s lost its lease to another worker; it stopped without writing",
+                    job_id, worker)
+        return Outcome(job_id, JobStatus.RUNNING, skipped="lease lost: another worker took the job over")
+
+    async def _prepare(self, job: Job, worker: str) -> _Run:
         connection = job.connection
         source, destination = connection.source_account, connection.destination_account
         checkpoint = dict(job.checkpoint or {})
         run = _Run(job=job, connection=connection, post=job.source_post, source=source,
-                   destination=destination, proxy=None, checkpoint=checkpoint, folder=self.job_dir(job.id))
+                   destination=destination, proxy=None, checkpoint=checkpoint, folder=self.job_dir(job.id),
+                   worker=worker)
         proxy = await choose_proxy(connection, source, job)
         checkpoint["proxy_id"] = proxy.id if proxy else None
         run.proxy = ProxySpec.from_model(proxy) if proxy else None
@@ -186,8 +209,10 @@ class ForwardService:
     async def _save(self, run: _Run, step: JobStep, **fields: Any) -> None:
         run.job.checkpoint = run.checkpoint
         run.job.step = step
-        await Job.filter(id=run.job.id).update(
+        held = await Job.filter(id=run.job.id, lease_owner=run.worker).update(
             checkpoint=run.checkpoint, step=step, progress_percent=STEP_START[step], **fields)
+        if not held:
+            raise LeaseLost(run.job.id)
 
     def _progress(self, run: _Run, step: JobStep, label: str) -> Callable[[int, int], Awaitable[None]]:
         # The step's start is already on the row; short steps write no progress at all.
@@ -340,11 +365,13 @@ class ForwardService:
     async def _succeeded(self, run: _Run) -> Outcome:
         job, now = run.job, self.clock()
         result = run.checkpoint["upload"]["result"]
-        await Job.filter(id=job.id).update(
+        held = await Job.filter(id=job.id, lease_owner=run.worker).update(
             status=JobStatus.SUCCESS, step=JobStep.DONE, progress_percent=100, progress_message="Done",
             finished_at=now, lease_owner=None, lease_until=None, error_code=None, error_message=None,
             destination_post_id=result["post_id"], destination_url=result["url"],
             checkpoint=run.checkpoint, step_durations=job.step_durations)
+        if not held:
+            raise LeaseLost(job.id)
         await SourcePost.filter(id=run.post.id).update(outcome=PostOutcome.FORWARDED, reason=None)
         await Connection.filter(id=run.connection.id).update(
             success_count=F("success_count") + 1, total_forwarded=F("total_forwarded") + 1)
@@ -367,8 +394,10 @@ class ForwardService:
         if run is not None:
             fields["checkpoint"] = run.checkpoint
         if isinstance(exc, _Filtered):
-            await Job.filter(id=job.id).update(status=JobStatus.CANCELLED, finished_at=now, **{
-                **fields, "error_code": None, "error_message": f"filtered: {exc.message}"})
+            if not await Job.filter(id=job.id, lease_owner=job.lease_owner).update(
+                    status=JobStatus.CANCELLED, finished_at=now,
+                    **{**fields, "error_code": None, "error_message": f"filtered: {exc.message}"}):
+                return self._lost(job.id, str(job.lease_owner))
             await SourcePost.filter(id=job.source_post_id).update(  # type: ignore[attr-defined]
                 outcome=PostOutcome.FILTERED, reason=exc.message)
             await Connection.filter(id=connection.id).update(filtered_count=F("filtered_count") + 1)
@@ -389,7 +418,9 @@ class ForwardService:
         else:
             status, retry_at = JobStatus.FAILED, None
             fields.update(dead_letter=True, finished_at=now)
-        await Job.filter(id=job.id).update(status=status, next_retry_at=retry_at, **fields)
+        if not await Job.filter(id=job.id, lease_owner=job.lease_owner).update(
+                status=status, next_retry_at=retry_at, **fields):
+            return self._lost(job.id, str(job.lease_owner))
         if status is JobStatus.FAILED:
             await SourcePost.filter(id=job.source_post_id).update(  # type: ignore[attr-defined]
                 outcome=PostOutcome.FAILED, reason=f"{exc.code.value}: {exc.message}"[:1000])

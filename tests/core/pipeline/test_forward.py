@@ -306,6 +306,32 @@ async def test_only_one_of_two_workers_runs_a_job(w: World) -> None:
     assert len(w.dst.published) == 1
 
 
+@pytest.mark.parametrize("then", ["goes on", "fails"])
+async def test_a_worker_that_lost_its_lease_stops_without_writing(w: World, then: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker stalls past its lease, another takes the job over and finishes it; when the first
+    wakes up, its next write finds the lease gone: it stops, and the row keeps the other's result."""
+    w.clock.advance(1)
+    w.src.add_post(published_at=T0 + timedelta(seconds=1))
+    [job_id] = await w.poll()
+    steps = w.forward._steps
+
+    async def stalled(run: Any) -> None:
+        monkeypatch.setattr(w.forward, "_steps", steps)  # the second worker runs normally
+        w.clock.advance(121)
+        assert (await w.run(job_id, "w2")).status is JobStatus.SUCCESS
+        if then == "fails":
+            raise TransientError("the first worker's request timed out")
+        await steps(run)
+
+    monkeypatch.setattr(w.forward, "_steps", stalled)
+    outcome = await w.run(job_id, "w1")
+    assert outcome.skipped and "lease lost" in outcome.skipped
+    row = await job(job_id)
+    assert row.status is JobStatus.SUCCESS and row.error_code is None and row.dead_letter is False
+    assert len(w.dst.published) == 1 and w.dst.calls["upload_start"] == 1
+
+
 async def test_one_process_never_runs_a_job_twice_at_once(w: World) -> None:
     w.clock.advance(1)
     w.src.add_post(published_at=T0 + timedelta(seconds=1))
