@@ -135,8 +135,19 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
 }
 
 
+def storable(text: str) -> str:
+    """``text`` without what no database column takes: NUL (PostgreSQL) and lone surrogates."""
+    if "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return "".join(ch for ch in text if ch != "\x00" and not "\ud800" <= ch <= "\udfff")
+
+
 class ForwarderError(Exception):
-    """Base of every domain error; ``code`` decides retry and severity."""
+    """Base of every domain error; ``code`` decides retry and severity.
+
+    Its message often quotes a platform's answer; it is made storable here, once, because it
+    ends up in the job row, the log and the alert.
+    """
 
     default_code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
@@ -149,6 +160,7 @@ class ForwarderError(Exception):
         retry_after: float | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
+        message = storable(str(message))
         super().__init__(message)
         self.code = ErrorCode(code or self.default_code)
         self.message = message

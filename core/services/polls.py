@@ -17,7 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from core.errors import ForwarderError
+from core.errors import ForwarderError, storable
 from core.models import (
     Connection,
     ConnectionStatus,
@@ -33,12 +33,6 @@ from core.pipeline.rules import Filters, Schedule, aware
 from core.platforms.base import ListResult, RemotePost
 from core.platforms.factory import PlatformFactory
 from core.platforms.proxy import ProxySpec
-
-
-def _storable(text: str) -> str:
-    """Text every database takes: PostgreSQL refuses NUL, and no driver encodes half an emoji
-    (a lone surrogate, which a JSON source can send)."""
-    return "".join(ch for ch in text if ch != "\x00" and not "\ud800" <= ch <= "\udfff")
 
 
 def utcnow() -> datetime:
@@ -197,8 +191,8 @@ class PollService:
             async with in_transaction():
                 row = await SourcePost.create(
                     connection_id=connection.id, source_post_id=post.id,
-                    caption=_storable(post.caption or ""),
-                    title=_storable(str(post.extra.get("title") or "")[:1000]),
+                    caption=storable(post.caption or ""),
+                    title=storable(str(post.extra.get("title") or "")[:1000]),
                     media_url=post.media_url, permalink=post.permalink, published_at=post.published_at,
                     duration=post.duration,
                     outcome=PostOutcome.FILTERED if reason else PostOutcome.QUEUED, reason=reason)

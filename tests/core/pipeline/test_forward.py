@@ -17,6 +17,7 @@ from core.errors import (
     ErrorCode,
     ForwarderError,
     InvalidInput,
+    MediaError,
     QuotaExceeded,
     TransientError,
 )
@@ -29,6 +30,7 @@ from core.models import (
     Job,
     JobStatus,
     JobStep,
+    LogEntry,
     Platform,
     PostOutcome,
     SourcePost,
@@ -330,6 +332,21 @@ async def test_a_worker_that_lost_its_lease_stops_without_writing(w: World, then
     row = await job(job_id)
     assert row.status is JobStatus.SUCCESS and row.error_code is None and row.dead_letter is False
     assert len(w.dst.published) == 1 and w.dst.calls["upload_start"] == 1
+
+
+async def test_a_platform_error_quoting_nul_and_half_characters_is_stored(w: World) -> None:
+    """Platforms quote raw bytes in their errors; the job row, its log line and the post take them
+    (PostgreSQL refuses NUL, no driver encodes a lone surrogate)."""
+    w.clock.advance(1)
+    w.src.add_post(published_at=T0 + timedelta(seconds=1))
+    [job_id] = await w.poll()
+    w.src.fail("download", MediaError("bad frame \x00 at \ud83d offset 7"))
+    outcome = await w.run(job_id)
+    assert outcome.status is JobStatus.FAILED
+    row = await job(job_id)
+    assert row.error_message == "bad frame  at  offset 7"
+    line = await LogEntry.filter(job_id=job_id).order_by("-id").first()
+    assert line is not None and "\x00" not in line.message and "bad frame" in line.message
 
 
 async def test_one_process_never_runs_a_job_twice_at_once(w: World) -> None:
