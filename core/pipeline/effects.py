@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 
 from core.errors import ErrorCode
-from core.models import Account, AccountStatus, Connection, ConnectionStatus, LogEntry, LogLevel
+from core.models import (
+    Account,
+    AccountStatus,
+    Connection,
+    ConnectionStatus,
+    LogEntry,
+    LogLevel,
+    Proxy,
+    ProxyHealth,
+)
 
 # Error code -> the account status it leaves behind (the account then needs the admin).
 ACCOUNT_STATUS_FOR: dict[ErrorCode, AccountStatus] = {
@@ -21,6 +30,25 @@ ACCOUNT_STATUS_FOR: dict[ErrorCode, AccountStatus] = {
 }
 # Codes that pause only the connection (the account itself is fine).
 PAUSE_CONNECTION_FOR = {ErrorCode.FEEDBACK_REQUIRED, ErrorCode.COPYRIGHT_VIOLATION}
+
+
+# Consecutive failures (health checks or jobs) after which a proxy is skipped (spec §4.4.2).
+FAILURES_BEFORE_UNHEALTHY = 3
+
+
+async def proxy_failed(proxy_id: int, message: str) -> bool:
+    """A job could not get through the proxy: it counts as a failed check, so a dead proxy is
+    skipped after a few jobs (and ``fallback_to_direct`` applies) instead of after the next
+    monitor run. True when this failure made it unhealthy."""
+    await Proxy.filter(id=proxy_id).update(consecutive_failures=F("consecutive_failures") + 1,
+                                           last_error=message[:500])
+    newly = await Proxy.filter(id=proxy_id, consecutive_failures__gte=FAILURES_BEFORE_UNHEALTHY).exclude(
+        health=ProxyHealth.UNHEALTHY).update(health=ProxyHealth.UNHEALTHY)
+    if newly:
+        await LogEntry.create(level=LogLevel.WARNING, message=(
+            f"Proxy {proxy_id} marked unhealthy after {FAILURES_BEFORE_UNHEALTHY} failures in a row: "
+            f"{message}")[:2000])
+    return bool(newly)
 
 
 def uses(account_id: int) -> Q:

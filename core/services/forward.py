@@ -425,6 +425,9 @@ class ForwardService:
             await SourcePost.filter(id=job.source_post_id).update(  # type: ignore[attr-defined]
                 outcome=PostOutcome.FAILED, reason=f"{exc.code.value}: {exc.message}"[:1000])
             await Connection.filter(id=connection.id).update(failure_count=F("failure_count") + 1)
+        proxy_id = (run.checkpoint.get("proxy_id") if run else None)
+        if exc.code is ErrorCode.PROXY_ERROR and proxy_id:
+            await effects.proxy_failed(proxy_id, exc.message)
         previous = account.status
         if exc.code in effects.ACCOUNT_STATUS_FOR:
             paused = await effects.account_needs_attention(account, exc.code, exc.message)

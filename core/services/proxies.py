@@ -9,9 +9,9 @@ from tortoise.exceptions import IntegrityError
 
 from core.errors import NotFound
 from core.models import Account, Connection, Proxy, ProxyAssignment, ProxyHealth
+from core.pipeline.effects import FAILURES_BEFORE_UNHEALTHY
 from core.platforms.proxy import ProxyCheck, ProxyInputError, ProxySpec, check_proxy, parse_port
 
-FAILURES_BEFORE_UNHEALTHY = 3  # spec §4.4.2: "fails 3 consecutive checks"
 _CHECK_CONCURRENCY = 5
 _SPEC_FIELDS = ("type", "host", "port", "username", "password")
 

@@ -33,6 +33,9 @@ from core.models import (
     LogEntry,
     Platform,
     PostOutcome,
+    Proxy,
+    ProxyHealth,
+    ProxyType,
     SourcePost,
 )
 from core.services.connections import ConnectionService
@@ -347,6 +350,28 @@ async def test_a_platform_error_quoting_nul_and_half_characters_is_stored(w: Wor
     assert row.error_message == "bad frame  at  offset 7"
     line = await LogEntry.filter(job_id=job_id).order_by("-id").first()
     assert line is not None and "\x00" not in line.message and "bad frame" in line.message
+
+
+async def test_a_dead_proxy_is_skipped_after_three_jobs_could_not_pass_it(db: str, clip: Path,
+                                                                           tmp_path: Path) -> None:
+    """Jobs that fail with proxy_error count as failed checks: the third marks the proxy
+    unhealthy, and the next job goes direct (fallback allowed) without waiting for the monitor."""
+    dead = await Proxy.create(alias="dead", type=ProxyType.SOCKS5, host="127.0.0.1", port=9)
+    w = await make_world(clip, tmp_path, proxy_id=dead.id,
+                         proxy_policy={"mode": "sticky", "fallback_to_direct": True},
+                         retry_policy={"max_attempts": 1})
+    w.clock.advance(1)
+    for i in range(4):
+        w.src.add_post(published_at=T0 + timedelta(seconds=1 + i))
+    job_ids = sorted(await w.poll())
+    for job_id in job_ids[:3]:
+        w.src.fail("download", TransientError("proxy refused the connection", code=ErrorCode.PROXY_ERROR))
+        assert (await w.run(job_id)).status is JobStatus.FAILED
+        await dead.refresh_from_db()
+        assert dead.health is (ProxyHealth.UNHEALTHY if job_id == job_ids[2] else ProxyHealth.UNCHECKED)
+    assert dead.consecutive_failures == 3 and dead.last_error == "proxy refused the connection"
+    assert (await w.run(job_ids[3])).status is JobStatus.SUCCESS
+    assert w.src.proxies[-1] is None  # direct, as the policy allows
 
 
 async def test_one_process_never_runs_a_job_twice_at_once(w: World) -> None:
