@@ -151,10 +151,22 @@ def prepare_data_dir(settings: Settings) -> Path:
     return path
 
 
+def redis_retry() -> dict[str, Any]:
+    """Client options that ride through a Redis restart: a command that finds the connection
+    gone is sent again with backoff for about half a minute, instead of failing the process."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return {"retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 20),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError]}
+
+
 async def connect_redis(url: str, *, connect_timeout: float = 5.0) -> Redis:
     """A Redis client that answered PING; errors name REDIS_URL."""
     try:
-        client: Redis = Redis.from_url(url, socket_connect_timeout=connect_timeout)
+        client: Redis = Redis.from_url(url, socket_connect_timeout=connect_timeout, **redis_retry())
     except ValueError as exc:
         raise ConfigError("REDIS_URL", f"is not a valid Redis URL ({exc})",
                           "Use redis://host:port/db or unset it for the embedded Redis") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -12,7 +13,7 @@ from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
-from core.bootstrap import Runtime, open_runtime, worker_id
+from core.bootstrap import Runtime, open_runtime, redis_retry, worker_id
 from core.settings import load_settings
 from jobs.queue import ArqQueue
 from jobs.tasks import (
@@ -120,7 +121,7 @@ def build_worker(runtime: Runtime, **overrides: Any) -> Worker:
         "cron_jobs": cron_jobs(runtime.settings.reconcile_seconds),
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "redis_settings": RedisSettings.from_dsn(runtime.redis_url),
+        "redis_settings": dataclasses.replace(RedisSettings.from_dsn(runtime.redis_url), **redis_retry()),
         "job_timeout": WorkerSettings.job_timeout,
         "max_tries": WorkerSettings.max_tries,
         "keep_result": WorkerSettings.keep_result,
