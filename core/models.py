@@ -235,10 +235,11 @@ class Job(Model):
     """One forward of one source post: the source of truth for the pipeline."""
 
     id = fields.IntField(primary_key=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    # Indexed for what the dashboard, analytics and lists filter or sort on (bench/api.py).
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
     connection: fields.ForeignKeyRelation[Connection] = fields.ForeignKeyField(
-        "models.Connection", related_name="jobs", on_delete=fields.CASCADE
+        "models.Connection", related_name="jobs", on_delete=fields.CASCADE, db_index=True
     )
     source_post: fields.ForeignKeyRelation[SourcePost] = fields.ForeignKeyField(
         "models.SourcePost", related_name="jobs", on_delete=fields.CASCADE
@@ -260,8 +261,8 @@ class Job(Model):
     progress_message = fields.TextField(default="")
     destination_post_id = fields.CharField(max_length=128, null=True)
     destination_url = fields.TextField(null=True)
-    started_at = fields.DatetimeField(null=True)
-    finished_at = fields.DatetimeField(null=True)
+    started_at = fields.DatetimeField(null=True, db_index=True)
+    finished_at = fields.DatetimeField(null=True, db_index=True)
     step_durations = fields.JSONField[dict[str, Any]](default=dict, description="seconds per step")
     bytes_in = fields.BigIntField(default=0)
     bytes_out = fields.BigIntField(default=0)
@@ -279,7 +280,7 @@ class LogEntry(Model):
     id = fields.IntField(primary_key=True)
     level = fields.CharEnumField(LogLevel, max_length=16, default=LogLevel.INFO, db_index=True)
     job: fields.ForeignKeyNullableRelation[Job] = fields.ForeignKeyField(
-        "models.Job", related_name="logs", null=True, on_delete=fields.SET_NULL
+        "models.Job", related_name="logs", null=True, on_delete=fields.SET_NULL, db_index=True
     )
     connection: fields.ForeignKeyNullableRelation[Connection] = fields.ForeignKeyField(
         "models.Connection", related_name="logs", null=True, on_delete=fields.SET_NULL

@@ -13,6 +13,9 @@ How jobs are counted, everywhere:
 Each method reads only the columns it needs as plain tuples (``values_list``), or lets the
 database count (``annotate(Count) .group_by``), in one to three queries, then buckets in
 Python with zoneinfo, because SQL date functions differ between SQLite and PostgreSQL.
+The system summary covers the most rows, so the database does all of its arithmetic: one
+grouped count per local month, and an average duration (``_avg_seconds``, the one place
+that spells SQL per database); so does the dashboard for the average queue wait.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
-from tortoise.functions import Count
+from tortoise import connections
+from tortoise.expressions import Q, RawSQL
+from tortoise.functions import Count, Sum
 from tortoise.queryset import QuerySet
 
 from core.errors import InvalidInput, NotFound
@@ -40,6 +44,7 @@ from core.services.analytics_figures import (
     Tally,
     Window,
     health_score,
+    local_midnight,
     mean,
     rate,
     tally,
@@ -103,8 +108,9 @@ class AnalyticsService:
         waiting = Q(dry_run=False, status__in=[JobStatus.QUEUED, JobStatus.RETRYING])
         pending = await Job.filter(waiting & due).count()
         started = Job.filter(dry_run=False, started_at__gte=since, started_at__lte=now)
-        wait = mean((max(seconds_between(c, s) or 0.0, 0.0)
-                     for c, s in await started.values_list("created_at", "started_at")), 0)
+        waits = [row[0] for row in await started.annotate(
+            avg=_avg_seconds("created_at", "started_at", at_least_zero=True)).values_list("avg")]
+        wait = round(float(waits[0])) if waits and waits[0] is not None else None
         return {
             "connections": {"total": sum(connections.values()),
                             **{s.value: connections[s.value] for s in ConnectionStatus}},
@@ -287,24 +293,29 @@ class AnalyticsService:
     # ---- system ------------------------------------------------------------------------
 
     async def system_summary(self, period: Period) -> dict[str, Any]:
-        """``GET /api/analytics/summary``: months, totals, bytes processed, quota used today."""
+        """``GET /api/analytics/summary``: months, totals, bytes processed, quota used today.
+
+        The database counts and sums: reading the period's rows instead cost about 0.5 s of
+        CPU for 7,000 jobs on SQLite (three timestamps parsed per row), bench/api.py.
+        """
         now, window = self.clock(), self.window(period)
-        rows = await self._jobs(window).values_list(
-            "created_at", "status", "bytes_in", "bytes_out", "started_at", "finished_at")
-        months: dict[str, Tally] = {day.strftime("%Y-%m"): Tally() for day in window.days}
+        months: dict[str, Tally] = {}
         totals = Tally()
         bytes_in = bytes_out = 0
-        durations: list[float] = []
-        for created, status, got, sent, started, finished in rows:
-            totals.add(status)
-            month = created.astimezone(self.tz).strftime("%Y-%m")
-            if month in months:
-                months[month].add(status)
-            bytes_in += int(got or 0)
-            bytes_out += int(sent or 0)
-            seconds = seconds_between(started, finished)
-            if status in FINISHED and seconds is not None:
-                durations.append(seconds)
+        for month, start, end in _months(window):
+            months[month] = Tally()
+            grouped = Job.filter(dry_run=False, created_at__gte=start, created_at__lt=end).annotate(
+                n=Count("id"), got=Sum("bytes_in"), sent=Sum("bytes_out")).group_by("status")
+            for status, count, got, sent in await grouped.values_list("status", "n", "got", "sent"):
+                months[month].add(status, int(count))
+                totals.add(status, int(count))
+                bytes_in += int(got or 0)
+                bytes_out += int(sent or 0)
+        finished = self._jobs(window).filter(status__in=FINISHED, started_at__isnull=False,
+                                             finished_at__isnull=False)
+        average = [row[0] for row in await finished.annotate(
+            avg=_avg_seconds("started_at", "finished_at")).values_list("avg")]
+        duration = round(float(average[0]), 1) if average and average[0] is not None else None
         quota_day = pacific_day(now)
         quota: dict[tuple[str, str], dict[str, Any]] = {}
         for platform, key, units, calls in await QuotaUsage.filter(day=quota_day).values_list(
@@ -319,7 +330,7 @@ class AnalyticsService:
                 entry["calls"] += int(calls)
         return {
             "period": window.to_dict(),
-            "totals": {**totals.to_dict(), "avg_job_duration_seconds": mean(durations)},
+            "totals": {**totals.to_dict(), "avg_job_duration_seconds": duration},
             "monthly": [{"month": month, "jobs": t.total, "succeeded": t.succeeded, "failed": t.failed,
                          "success_rate": t.success_rate} for month, t in months.items()],
             "bytes_processed": {"bytes_in": bytes_in, "bytes_out": bytes_out},
@@ -386,6 +397,23 @@ class AnalyticsService:
             names[cid] = name
             per.setdefault(cid, DailyTallies(window)).add(created, status)
         return daily_csv(window, names, per)
+
+
+def _months(window: Window) -> list[tuple[str, datetime, datetime]]:
+    """The window cut at local month starts: (YYYY-MM, UTC start, UTC end), in order."""
+    firsts = [day for i, day in enumerate(window.days) if i == 0 or day.day == 1]
+    bounds = [window.start, *(local_midnight(day, window.tz) for day in firsts[1:]), window.end]
+    return [(day.strftime("%Y-%m"), bounds[i], bounds[i + 1]) for i, day in enumerate(firsts)]
+
+
+def _avg_seconds(start: str, end: str, *, at_least_zero: bool = False) -> RawSQL:
+    """AVG(end - start) in seconds over Job rows (each difference floored at 0 if asked),
+    as this database spells it: timestamps are ISO text in SQLite, timestamptz in PostgreSQL."""
+    if connections.get("default").capabilities.dialect == "sqlite":
+        seconds = f'(julianday("{end}") - julianday("{start}")) * 86400.0'
+        return RawSQL(f"AVG(MAX({seconds}, 0))" if at_least_zero else f"AVG({seconds})")
+    seconds = f'EXTRACT(EPOCH FROM ("{end}" - "{start}"))'
+    return RawSQL(f"AVG(GREATEST({seconds}, 0))" if at_least_zero else f"AVG({seconds})")
 
 
 def _breakdown(counts: Counter[str]) -> list[dict[str, Any]]:

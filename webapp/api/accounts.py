@@ -142,7 +142,7 @@ async def list_accounts(request: web.Request) -> web.Response:
     q.done()
     svc = services(request).accounts
     rows = await svc.list(platform[0] if platform and len(platform) == 1 else None)
-    items = [render.account(a, await svc.token_status(a.id)) for a in rows[offset:offset + limit]]
+    items = [render.account(a, await svc.token_status(a)) for a in rows[offset:offset + limit]]
     return web.json_response(render.page(len(rows), limit, offset, "accounts", items))
 
 
