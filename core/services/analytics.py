@@ -131,10 +131,13 @@ class AnalyticsService:
         """
         columns = ("id", "status", "finished_at", "started_at", "created_at", "connection__name",
                    "attempts", "error_code")
-        finished = Job.filter(dry_run=False, status__in=FINISHED, finished_at__isnull=False)
+        # Only finished jobs carry finished_at: filtering on it alone lets the database walk the
+        # finished_at index backwards and stop at the 10th (a status filter made it sort them all).
+        finished = Job.filter(dry_run=False, finished_at__isnull=False)
         retrying = Job.filter(dry_run=False, status=JobStatus.RETRYING)
+        newest = await finished.order_by("-finished_at").limit(RECENT_ACTIVITY).values_list(*columns)
         latest = [
-            *await finished.order_by("-finished_at", "-id").limit(RECENT_ACTIVITY).values_list(*columns),
+            *[row for row in newest if row[1] in FINISHED],
             *await retrying.order_by("-id").limit(RECENT_ACTIVITY).values_list(*columns)]
         entries = [{"timestamp": finished_at or started_at or created_at, "job_id": job_id,
                     "connection_name": name, "status": JobStatus(status).value, "attempts": attempts,
