@@ -22,6 +22,7 @@ from tests.core.test_accounts import SECRET
 from tests.fakes.google_oauth import FakeGoogleOAuth
 from tests.fakes.instagram_private import FakeInstagramPrivate, FakeReel
 from tests.fakes.media import make_clip
+from tests.fakes.wiring import wire
 from tests.fakes.youtube import FakeYouTube
 
 
@@ -34,16 +35,8 @@ async def world(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     for fake in (ig, google, yt):
         await fake.start()
     yt.trust(google)
-    custom = runtime.settings.model_copy(update={
-        "instagram_api_base": ig.base_url, "google_auth_uri": google.auth_uri,
-        "google_token_uri": google.token_uri, "youtube_api_base": yt.base_url + "/",
-        "youtube_web_base": yt.base_url, "public_base_url": "http://127.0.0.1:9"})
-    services = runtime.services
-    services.platforms.settings = custom
-    services.platforms.instagram_configure_wait = 0
-    oauth = type(services.oauth).from_settings(custom, b"k" * 32)
-    services.oauth = oauth
-    services.accounts.oauth = oauth
+    wire(runtime, ig=ig, google=google, yt=yt)
+    runtime.services.platforms.instagram_configure_wait = 0
     clip = make_clip(tmp_path / "reel.mp4").read_bytes()
     yield {"ig": ig, "google": google, "yt": yt, "clip": clip}
     for fake in (ig, google, yt):

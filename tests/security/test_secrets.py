@@ -30,7 +30,6 @@ from tortoise import Tortoise, connections
 from bot.callbacks import AccAction, AccCB, ProxyAction, ProxyCB
 from core.bootstrap import Runtime
 from core.models import Account, AccountStatus, Proxy
-from core.platforms.youtube_oauth import OAuthService
 from forwarder.logs import setup_logging
 from tests.badinput.support import say, tap, upload
 from tests.bot.conftest import BotHarness
@@ -38,6 +37,7 @@ from tests.fakes.google_oauth import FakeGoogleOAuth
 from tests.fakes.instagram_graph import FakeInstagramGraph
 from tests.fakes.instagram_private import FakeInstagramPrivate
 from tests.fakes.proxies import PASSWORD, USERNAME, ProxyServers, TargetServer
+from tests.fakes.wiring import wire
 from tests.fakes.youtube import FakeYouTube
 from tests.webapp.conftest import BOT_TOKEN
 
@@ -80,16 +80,8 @@ async def world(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     for fake in (ig, graph, google, yt):
         await fake.start()
     yt.trust(google)
-    custom = runtime.settings.model_copy(update={
-        "instagram_api_base": ig.base_url, "graph_api_base": graph.api_base,
-        "graph_upload_base": graph.upload_base, "google_auth_uri": google.auth_uri,
-        "google_token_uri": google.token_uri, "youtube_api_base": yt.base_url + "/",
-        "youtube_web_base": yt.base_url, "public_base_url": "http://127.0.0.1:9"})
     services = runtime.services
-    services.platforms.settings = custom
-    oauth = OAuthService.from_settings(custom, b"k" * 32)
-    services.oauth = oauth
-    services.accounts.oauth = oauth
+    wire(runtime, ig=ig, graph=graph, google=google, yt=yt)
     services.proxies.check_urls = [target.url()]
     yield {"ig": ig, "graph": graph, "google": google, "yt": yt, "proxies": proxies,
            "client_secret": client_secret}
