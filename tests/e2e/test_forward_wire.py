@@ -51,16 +51,18 @@ async def wired(db: str, redis: Redis, settings: Settings, keyring: crypto.KeyRi
     yield runtime
 
 
-async def accounts(yt: FakeYouTube, ig: FakeInstagramPrivate) -> tuple[Account, Account]:
+async def accounts(yt: FakeYouTube, ig: FakeInstagramPrivate, *, token_hours: float = 1,
+                   project: str = "p") -> tuple[Account, Account]:
+    """An Instagram (private API) and a YouTube account the fakes accept."""
     insta = await Account.create(platform=Platform.INSTAGRAM, alias="insta", username=ig.username,
                                  auth_method=AuthMethod.PRIVATE_API,
                                  credentials={"username": ig.username, "password": ig.password})
     tube = await Account.create(
         platform=Platform.YOUTUBE, alias="tube", auth_method=AuthMethod.OAUTH, external_id=yt.channel_id,
         credentials={"access_token": TOKEN, "refresh_token": None,
-                     "expiry": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                     "expiry": (datetime.now(UTC) + timedelta(hours=token_hours)).isoformat(),
                      "client_secret": {"installed": {"client_id": "c", "client_secret": "s",
-                                                     "project_id": "p"}}})
+                                                     "project_id": project}}})
     return insta, tube
 
 

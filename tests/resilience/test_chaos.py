@@ -42,7 +42,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,11 +50,12 @@ from redis.asyncio import Redis
 
 from core import crypto
 from core.bootstrap import Runtime, build_services
-from core.models import Account, AuthMethod, Job, JobStatus, Platform, Proxy, ProxyType, SourcePost
+from core.models import Job, JobStatus, Proxy, ProxyType, SourcePost
 from core.redis_embedded import free_port
 from core.settings import Settings
 from jobs.queue import ArqQueue
 from tests.conftest import TEST_DATABASE_URL
+from tests.e2e.test_forward_wire import accounts as wire_accounts
 from tests.fakes.faults import RandomFaults
 from tests.fakes.instagram_private import FakeInstagramPrivate, FakeReel
 from tests.fakes.media import make_clip
@@ -77,7 +78,6 @@ RETRY_POLICY = {"max_attempts": 5, "initial_delay_seconds": 0.5, "backoff_multip
                 "max_delay_seconds": 4}
 SETUP_TIMEOUT, DRAIN_TIMEOUT = 60.0, 150.0
 TERMINAL = (JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.CANCELLED)
-TOKEN = "ya29.fake-access"
 TITLE = re.compile(r"^(c\d\d) (post \d+)")
 
 Key = tuple[str, str]  # ("c07", "post 3"): a connection and a post, as the video's title names them
@@ -105,19 +105,6 @@ def worker_env(settings: Settings, keyring: crypto.KeyRing, dead: str) -> dict[s
         # SIGABRT then logs every thread's stack (the test sends it only when jobs are stuck).
         LOG_LEVEL="INFO", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     return env
-
-
-async def accounts(yt: FakeYouTube, ig: FakeInstagramPrivate) -> tuple[Account, Account]:
-    insta = await Account.create(platform=Platform.INSTAGRAM, alias="insta", username=ig.username,
-                                 auth_method=AuthMethod.PRIVATE_API,
-                                 credentials={"username": ig.username, "password": ig.password})
-    tube = await Account.create(
-        platform=Platform.YOUTUBE, alias="tube", auth_method=AuthMethod.OAUTH, external_id=yt.channel_id,
-        credentials={"access_token": TOKEN, "refresh_token": None,
-                     "expiry": (datetime.now(UTC) + timedelta(hours=6)).isoformat(),
-                     "client_secret": {"installed": {"client_id": "c", "client_secret": "s",
-                                                     "project_id": "resilience"}}})
-    return insta, tube
 
 
 class TimedCalls(list[tuple[str, str]]):
@@ -319,7 +306,7 @@ async def test_every_post_forwarded_once_or_dead_lettered(db: str, keyring: cryp
         # One Google project here; a real one allows 100 uploads a day.
         await runtime.services.system.update("quota", {"youtube_daily_units": 1_000_000,
                                                        "youtube_daily_uploads": 1_000_000})
-        insta, tube = await accounts(yt, ig)
+        insta, tube = await wire_accounts(yt, ig, token_hours=6, project="resilience")
         dying = await Proxy.create(alias="dying-proxy", type=ProxyType.HTTP, host="127.0.0.1",
                                    port=proxy_port)
         soon = int(datetime.now(UTC).timestamp()) + 60  # published after the connections start
