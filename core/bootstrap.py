@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core import crypto
 from core.db import close_db, init_db, run_migrations
@@ -154,11 +158,6 @@ def prepare_data_dir(settings: Settings) -> Path:
 def redis_retry() -> dict[str, Any]:
     """Client options that ride through a Redis restart: a command that finds the connection
     gone is sent again with backoff for about half a minute, instead of failing the process."""
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     return {"retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 20),
             "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError]}
 
