@@ -61,6 +61,8 @@ class ErrorCode(StrEnum):
     ACTION_BLOCKED = "action_blocked"
     NOT_FOUND = "not_found"
     INVALID_INPUT = "invalid_input"
+    REQUEST_REJECTED = "request_rejected"
+    CONFIGURATION = "configuration_error"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -129,6 +131,14 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
     ),
     ErrorCode.NOT_FOUND: ErrorInfo(False, Severity.LOW, "The item no longer exists."),
     ErrorCode.INVALID_INPUT: ErrorInfo(False, Severity.LOW, "Correct the fields named in the message."),
+    ErrorCode.REQUEST_REJECTED: ErrorInfo(
+        False, Severity.HIGH,
+        "The platform refused the request as invalid; it is not retried. The message quotes its reason.",
+    ),
+    ErrorCode.CONFIGURATION: ErrorInfo(
+        False, Severity.CRITICAL,
+        "The installation is missing something this job needs; the message says what to set or install.",
+    ),
     ErrorCode.INTERNAL_ERROR: ErrorInfo(
         True, Severity.HIGH, "An unexpected error; see the logs for details."
     ),

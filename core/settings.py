@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
 
+_GRAPH_SUFFIX = re.compile(r"(/ig-api-upload)?(/v\d{1,3}\.\d)?$")
 TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 
 HOW_TO = {
@@ -24,6 +26,19 @@ HOW_TO = {
         "send any message to @userinfobot (or @RawDataBot) and copy the 'id' it answers with"
     ),
 }
+
+
+SECURE_ENDPOINTS = ("youtube_api_base", "google_auth_uri", "google_token_uri", "youtube_web_base",
+                    "instagram_api_base", "graph_api_base", "instagram_graph_api_base", "graph_upload_base")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _split_csv(value: Any) -> Any:
@@ -83,10 +98,27 @@ class Settings(BaseSettings):
     google_token_uri: str = Field("https://oauth2.googleapis.com/token", description="a http(s) URL")
     youtube_web_base: str = Field("https://www.youtube.com", description="a http(s) URL")
     instagram_api_base: str = Field("https://i.instagram.com", description="a http(s) URL")
-    graph_api_base: str = Field("https://graph.facebook.com/v21.0", description="a http(s) URL")
+    # Meta serves each Graph API version about two years (v21.0 until 21 January 2027); v26.0 is the
+    # current one (29 July 2026): https://developers.facebook.com/docs/graph-api/changelog/versions
+    graph_api_version: str = Field(
+        "v26.0", description="Meta Graph API version for both Instagram APIs, like v26.0"
+    )
+    graph_api_base: str = Field(
+        "https://graph.facebook.com",
+        description="a http(s) URL: the Instagram API with Facebook Login (EAA... tokens); no version",
+    )
+    instagram_graph_api_base: str = Field(
+        "https://graph.instagram.com",
+        description="a http(s) URL: the Instagram API with Instagram Login (IGAA... tokens); no version",
+    )
     graph_upload_base: str = Field(
-        "https://rupload.facebook.com/ig-api-upload/v21.0",
-        description="a http(s) URL: the Graph API's resumable upload host",
+        "https://rupload.facebook.com",
+        description="a http(s) URL: Meta's resumable upload host (Facebook Login accounts only)",
+    )
+    allow_http_endpoints: bool = Field(
+        False,
+        description="Allow plain-http platform and OAuth URLs on hosts other than loopback (test setups "
+        "with wire fakes only; never in production)",
     )
     proxy_check_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["https://www.instagram.com", "https://www.youtube.com"],
@@ -128,7 +160,7 @@ class Settings(BaseSettings):
     @field_validator(
         "telegram_api_base", "public_base_url", "youtube_api_base", "google_auth_uri",
         "google_token_uri", "youtube_web_base", "instagram_api_base", "graph_api_base",
-        "graph_upload_base",
+        "graph_upload_base", "instagram_graph_api_base",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -136,6 +168,20 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"'{value}' is not a http(s) URL")
         return value
+
+    @field_validator("graph_api_base", "instagram_graph_api_base", "graph_upload_base")
+    @classmethod
+    def _unversioned(cls, value: str) -> str:
+        # Older .env files carried the version in the base (…/v21.0, …/ig-api-upload/v21.0):
+        # the version is GRAPH_API_VERSION's alone, so a trailing one is dropped here.
+        return _GRAPH_SUFFIX.sub("", value.rstrip("/"))
+
+    @field_validator("graph_api_version")
+    @classmethod
+    def _graph_version(cls, value: str) -> str:
+        if not re.fullmatch(r"v\d{1,3}\.\d", value.strip()):
+            raise ValueError(f"'{value}' is not a Graph API version like v26.0")
+        return value.strip()
 
     @field_validator("proxy_check_urls")
     @classmethod
@@ -197,6 +243,38 @@ class Settings(BaseSettings):
         if value.split("://", 1)[0] not in ("redis", "rediss", "unix"):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @model_validator(mode="after")
+    def _secure_endpoints(self) -> Settings:
+        # Tokens, passwords and OAuth codes travel to these hosts: plain http is for loopback (wire
+        # fakes, a local gateway) or an explicit test setup, never a host across the network.
+        if self.allow_http_endpoints:
+            return self
+        for name in SECURE_ENDPOINTS:
+            url = str(getattr(self, name))
+            parsed = urlparse(url)
+            if parsed.scheme == "http" and not _loopback(parsed.hostname or ""):
+                default = type(self).model_fields[name].default
+                raise ConfigError(
+                    name.upper(), f"'{url}' is plain http to a host other than this machine",
+                    f"Use https:// (the default is {default}); plain http is allowed only for loopback "
+                    "addresses, or for test setups with ALLOW_HTTP_ENDPOINTS=true.")
+        return self
+
+    @property
+    def graph_facebook_url(self) -> str:
+        """Versioned base of the Instagram API with Facebook Login (graph.facebook.com)."""
+        return f"{self.graph_api_base}/{self.graph_api_version}"
+
+    @property
+    def graph_instagram_url(self) -> str:
+        """Versioned base of the Instagram API with Instagram Login (graph.instagram.com)."""
+        return f"{self.instagram_graph_api_base}/{self.graph_api_version}"
+
+    @property
+    def graph_upload_url(self) -> str:
+        """Versioned base of Meta's resumable upload endpoint for reels."""
+        return f"{self.graph_upload_base}/ig-api-upload/{self.graph_api_version}"
 
     # -- derived values --------------------------------------------------------------
 

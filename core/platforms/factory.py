@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 class PlatformFactory:
     """Adapters for accounts, configured from settings."""
 
-    def __init__(self, settings: Settings, quota: QuotaLedger, *, graph_poll_interval: float = 5.0,
+    def __init__(self, settings: Settings, quota: QuotaLedger, *, graph_poll_interval: float | None = None,
                  youtube_chunk_size: int | None = None, instagram_configure_wait: float = 10.0,
                  youtube_daily_units: int = DEFAULT_DAILY_UNITS,
                  youtube_daily_uploads: int = DEFAULT_DAILY_UPLOADS) -> None:
         self.settings = settings
         self.quota = quota
+        # None: Meta's documented cadence (the adapter's default); tests pass a short one.
         self.graph_poll_interval = graph_poll_interval
         # instagrapi waits this long for Instagram to transcode before configuring a clip.
         self.instagram_configure_wait = instagram_configure_wait
@@ -62,8 +63,11 @@ class PlatformFactory:
         if account.auth_method == AuthMethod.GRAPH_API:
             from core.platforms.instagram_graph import InstagramGraphAdapter
 
-            return InstagramGraphAdapter(store, api_base=s.graph_api_base, upload_base=s.graph_upload_base,
-                                         proxy=proxy, poll_interval=self.graph_poll_interval)
+            pace = {} if self.graph_poll_interval is None else {"poll_interval": self.graph_poll_interval}
+            return InstagramGraphAdapter(store, api_base=s.graph_api_base,
+                                         instagram_base=s.instagram_graph_api_base,
+                                         upload_base=s.graph_upload_base, version=s.graph_api_version,
+                                         proxy=proxy, **pace)
         if account.auth_method == AuthMethod.PRIVATE_API:
             from core.platforms.instagram_private import InstagramPrivateAdapter
 

@@ -1,18 +1,38 @@
-"""Instagram business/creator accounts over the Graph API: a Source and a Destination.
+"""Instagram professional accounts over Meta's two Instagram APIs: a Source and a Destination.
 
-Credentials (a dict in the CredentialStore): ``access_token``, ``ig_user_id`` (or ``page_id``, from
-which the linked Instagram account is resolved and stored), ``token_expires_at`` (ISO),
-``app_id`` and ``app_secret`` (for ``fb_exchange_token`` refreshes). The token travels as the
+Meta offers two login types, and an account is served by the host its token belongs to
+(https://developers.facebook.com/docs/instagram-platform/overview#instagram-api-with-instagram-login):
+
+* ``facebook`` - the Instagram API with Facebook Login: a Page-linked account, ``EAA...`` tokens
+  on graph.facebook.com; a long-lived token is renewed with ``GET /oauth/access_token?grant_type=
+  fb_exchange_token`` and the app id and secret
+  (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived/).
+* ``instagram`` - the Instagram API with Instagram Login: no Page, ``IGAA...`` tokens on
+  graph.instagram.com; renewed with ``GET /refresh_access_token?grant_type=ig_refresh_token``,
+  which exists only there, for a token at least 24 hours old
+  (https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token). The
+  account is ``GET /me?fields=user_id,username`` (``user_id`` is the professional account id).
+  Meta's resumable upload "is available only for apps that have implemented Facebook Login for
+  Business" (https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads),
+  so these accounts publish from a public https link (``video_url``) only.
+
+Credentials (a dict in the CredentialStore): ``login_type``, ``access_token``, ``ig_user_id`` (or
+``page_id`` for Facebook Login, from which the linked account is resolved and stored),
+``token_expires_at`` (ISO), and ``app_id`` / ``app_secret`` for Facebook Login refreshes. Rows stored
+before ``login_type`` existed are typed by their token's prefix. The token travels as the
 ``access_token`` parameter (``Authorization: OAuth`` on the upload host) and never appears in
 messages, logs or reprs.
 
 Listing walks ``/{ig-user-id}/media`` newest first by its ``after`` cursor; the poll cursor is
 ``{"last_id", "last_timestamp"}`` of the newest post seen. Reels (media_product_type REELS) are
-forwardable; other videos are listed with a ``skip_reason``; photos and carousels are left out.
-``units_spent`` counts Graph calls, the unit of Meta's call-count rate limits.
+forwardable; other videos are listed with a ``skip_reason``, and so are reels without
+``media_url``: Meta omits it "if the media contains copyrighted material or has been flagged for
+a copyright violation" (https://developers.facebook.com/docs/instagram-platform/reference/instagram-media),
+and documents no other way to the file. Photos and carousels are left out. ``units_spent`` counts
+Graph calls, the unit of Meta's call-count rate limits.
 
-Publishing (limit check, container, bytes, polling, resume) lives in ``instagram_graph_publish``;
-HTTP and error mapping in ``instagram_graph_http``.
+Publishing (limit check, container, bytes, polling) lives in ``instagram_graph_publish``; HTTP,
+error mapping and pacing by Meta's usage headers in ``instagram_graph_http``.
 """
 
 from __future__ import annotations
@@ -24,7 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from core.errors import AuthError, ErrorCode, ForwarderError, NotFound, TransientError
+from core.errors import AuthError, ErrorCode, NotFound, TransientError
 from core.platforms.base import (
     AccountInfo,
     CredentialStore,
@@ -38,12 +58,20 @@ from core.platforms.base import (
     UploadResult,
     VerifyResult,
 )
-from core.platforms.instagram_graph_http import GraphHttp, as_int
+from core.platforms.instagram_graph_http import FACEBOOK_LOGIN, INSTAGRAM_LOGIN, GraphHttp, as_int
 from core.platforms.instagram_graph_publish import ReelPublisher, parse_time
 from core.platforms.proxy import ProxySpec
 
 MEDIA_FIELDS = "id,caption,media_type,media_product_type,media_url,permalink,timestamp,thumbnail_url"
 MAX_PAGES = 10
+LOGIN_TYPES = (FACEBOOK_LOGIN, INSTAGRAM_LOGIN)
+COPYRIGHT_SKIP = ("Meta gives no video file for this reel: it carries copyrighted content (such as "
+                  "licensed music), so it cannot be forwarded")
+# Meta recommends querying a container's status "once per minute, for no more than 5 minutes"
+# (https://developers.facebook.com/docs/instagram-platform/content-publishing#troubleshooting); reels
+# can take longer to process, so the adapter keeps polling at that pace for longer.
+STATUS_POLL_SECONDS = 60.0
+STATUS_POLL_LIMIT = 1800.0
 # Meta does not always say how long an exchanged token lives; long-lived tokens last 60 days.
 LONG_LIVED = timedelta(days=60)
 
@@ -64,12 +92,23 @@ def _cursor(item: Mapping[str, Any]) -> dict[str, Any]:
     return {"last_id": str(item.get("id")), "last_timestamp": item.get("timestamp")}
 
 
+def login_type(creds: Mapping[str, Any]) -> str:
+    """Which of Meta's Instagram APIs serves the stored token (by the record, else its prefix)."""
+    kind = creds.get("login_type")
+    if kind in LOGIN_TYPES:
+        return str(kind)
+    return INSTAGRAM_LOGIN if str(creds.get("access_token") or "").startswith("IG") else FACEBOOK_LOGIN
+
+
 def to_post(item: Mapping[str, Any]) -> RemotePost | None:
     """A listed media object as a RemotePost; None for photos and carousels."""
     if item.get("media_type") != "VIDEO" and item.get("media_product_type") != "REELS":
         return None
     reel = item.get("media_product_type") == "REELS"
     kind = str(item.get("media_product_type") or "FEED").lower()
+    skip = None if reel else f"not a reel ({kind} video)"
+    if skip is None and not item.get("media_url"):
+        skip = COPYRIGHT_SKIP
     return RemotePost(
         id=str(item.get("id")),
         caption=str(item.get("caption") or ""),
@@ -78,7 +117,7 @@ def to_post(item: Mapping[str, Any]) -> RemotePost | None:
         permalink=item.get("permalink"),
         thumbnail_url=item.get("thumbnail_url"),
         is_short=reel,
-        skip_reason=None if reel else f"not a reel ({kind} video)",
+        skip_reason=skip,
         extra={"media_type": item.get("media_type"), "media_product_type": item.get("media_product_type")},
     )
 
@@ -90,17 +129,22 @@ class InstagramGraphAdapter:
         self,
         credentials: CredentialStore,
         *,
-        api_base: str = "https://graph.facebook.com/v21.0",
-        upload_base: str = "https://rupload.facebook.com/ig-api-upload/v21.0",
+        api_base: str,
+        instagram_base: str,
+        upload_base: str,
+        version: str,
         proxy: ProxySpec | None = None,
         timeout: float = 60.0,
-        poll_interval: float = 5.0,
-        poll_timeout: float = 600.0,
+        poll_interval: float = STATUS_POLL_SECONDS,
+        poll_timeout: float = STATUS_POLL_LIMIT,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        """``api_base``, ``instagram_base`` and ``upload_base`` are hosts without a version (settings)."""
         self.credentials = credentials
-        self.api_base = api_base.rstrip("/")
-        self.upload_base = upload_base.rstrip("/")
+        self.facebook_base = api_base.rstrip("/")
+        self.instagram_base = instagram_base.rstrip("/")
+        self.version = version
+        self.upload_base = f"{upload_base.rstrip('/')}/ig-api-upload/{version}"
         self.proxy = proxy
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
@@ -109,7 +153,7 @@ class InstagramGraphAdapter:
         self._publisher = ReelPublisher(self)
 
     def __repr__(self) -> str:
-        return f"InstagramGraphAdapter(api_base={self.api_base!r}, proxy={self.proxy})"
+        return f"InstagramGraphAdapter(version={self.version!r}, proxy={self.proxy})"
 
     async def __aenter__(self) -> InstagramGraphAdapter:
         return self
@@ -131,32 +175,48 @@ class InstagramGraphAdapter:
                             code=ErrorCode.INVALID_CREDENTIALS)
         return creds
 
+    def host(self, kind: str) -> str:
+        """The versioned API base that serves tokens of login type ``kind``."""
+        base = self.instagram_base if kind == INSTAGRAM_LOGIN else self.facebook_base
+        return f"{base}/{self.version}"
+
+    async def login_type(self) -> str:
+        """``facebook`` or ``instagram``: which API serves this account."""
+        return login_type(await self._credentials())
+
     async def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                    data: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """One Graph API request relative to ``api_base``, token added."""
+        """One Graph API request on the account's host, token added."""
         creds = await self._credentials()
         token = {"access_token": str(creds["access_token"])}
         if method == "GET":
             params = {**(params or {}), **token}
         else:
             data = {**(data or {}), **token}
-        return await self._http.call(method, f"{self.api_base}/{path}", params=params, data=data,
-                                     what=f"Instagram Graph {method} /{path}", secrets=_secrets(creds))
+        return await self._http.call(method, f"{self.host(login_type(creds))}/{path}", params=params,
+                                     data=data, what=f"Instagram Graph {method} /{path}",
+                                     secrets=_secrets(creds))
 
     async def ig_user_id(self) -> str:
-        """The Instagram account id, resolved from the Page (and stored) when only that is known."""
+        """The Instagram account id, resolved (and stored) from ``/me`` or the Page when not yet known."""
         creds = await self._credentials()
         if creds.get("ig_user_id"):
             return str(creds["ig_user_id"])
-        page_id = creds.get("page_id")
-        if not page_id:
-            raise AuthError("neither an Instagram account id nor a Facebook Page id is stored",
-                            code=ErrorCode.INVALID_CREDENTIALS)
-        doc = await self.call("GET", str(page_id), params={"fields": "instagram_business_account"})
-        linked = _dict(doc.get("instagram_business_account")).get("id")
-        if not linked:
-            raise AuthError("the Facebook Page has no Instagram professional account linked to it",
-                            code=ErrorCode.INVALID_CREDENTIALS)
+        if login_type(creds) == INSTAGRAM_LOGIN:
+            linked = (await self.call("GET", "me", params={"fields": "user_id,username"})).get("user_id")
+            if not linked:
+                raise AuthError("Instagram did not say which professional account the token belongs to",
+                                code=ErrorCode.INVALID_CREDENTIALS)
+        else:
+            page_id = creds.get("page_id")
+            if not page_id:
+                raise AuthError("neither an Instagram account id nor a Facebook Page id is stored",
+                                code=ErrorCode.INVALID_CREDENTIALS)
+            doc = await self.call("GET", str(page_id), params={"fields": "instagram_business_account"})
+            linked = _dict(doc.get("instagram_business_account")).get("id")
+            if not linked:
+                raise AuthError("the Facebook Page has no Instagram professional account linked to it",
+                                code=ErrorCode.INVALID_CREDENTIALS)
         creds = await self.credentials.load()
         creds["ig_user_id"] = str(linked)
         await self.credentials.save(creds)
@@ -174,32 +234,20 @@ class InstagramGraphAdapter:
         if doc.get("success") is False:
             raise TransientError(f"Instagram upload was not accepted: {doc.get('message') or 'no reason'}")
 
-    async def rupload_offset(self, container_id: str) -> int | None:
-        """How many bytes the upload host holds for the container; None when it will not say."""
-        creds = await self._credentials()
-        try:
-            doc = await self._http.call("GET", f"{self.upload_base}/{container_id}",
-                                        headers={"Authorization": f"OAuth {creds['access_token']}"},
-                                        what="Instagram upload offset", secrets=_secrets(creds))
-        except (NotFound, TransientError) as exc:
-            if exc.code is ErrorCode.API_RATE_LIMIT:
-                raise
-            return None
-        except ForwarderError as exc:
-            if exc.code is ErrorCode.INTERNAL_ERROR:
-                return None
-            raise
-        offset = doc.get("offset")
-        return int(offset) if isinstance(offset, int | str) and str(offset).isdigit() else None
-
     # -- Source -----------------------------------------------------------------------------
 
     async def identify(self) -> AccountInfo:
         """The account behind the token, checked live."""
         ig = await self.ig_user_id()
-        doc = await self.call("GET", ig, params={"fields": "id,username,name"})
         creds = await self.credentials.load()
-        extra = {"page_id": creds["page_id"]} if creds.get("page_id") else {}
+        if login_type(creds) == INSTAGRAM_LOGIN:
+            doc = await self.call("GET", "me", params={"fields": "user_id,username,name"})
+            return AccountInfo(external_id=str(doc.get("user_id") or ig), username=doc.get("username"),
+                               title=doc.get("name"), extra={"login_type": INSTAGRAM_LOGIN})
+        doc = await self.call("GET", ig, params={"fields": "id,username,name"})
+        extra = {"login_type": FACEBOOK_LOGIN}
+        if creds.get("page_id"):
+            extra["page_id"] = str(creds["page_id"])
         return AccountInfo(external_id=str(doc.get("id") or ig), username=doc.get("username"),
                            title=doc.get("name"), extra=extra)
 
@@ -271,6 +319,8 @@ class InstagramGraphAdapter:
         await asyncio.to_thread(dest_dir.mkdir, parents=True, exist_ok=True)
         final = dest_dir / f"{post.id}.mp4"
         part = dest_dir / f".{post.id}.mp4.part"
+        if post.skip_reason == COPYRIGHT_SKIP:
+            raise NotFound(COPYRIGHT_SKIP, details={"media_id": post.id, "skip": "copyright"})
         url = post.media_url or await self._media_url(post.id)
         creds = await self._credentials()
         try:
@@ -289,7 +339,7 @@ class InstagramGraphAdapter:
     async def _media_url(self, media_id: str) -> str:
         doc = await self.call("GET", media_id, params={"fields": "media_url"})
         if not doc.get("media_url"):
-            raise NotFound(f"Instagram gives no video URL for media {media_id}")
+            raise NotFound(COPYRIGHT_SKIP, details={"media_id": media_id, "skip": "copyright"})
         return str(doc["media_url"])
 
     # -- Destination ------------------------------------------------------------------------
@@ -317,23 +367,29 @@ class InstagramGraphAdapter:
     # -- token ------------------------------------------------------------------------------
 
     async def refresh_token(self) -> datetime:
-        """Exchange the token for a fresh long-lived one, store it, return its expiry."""
+        """Renew the long-lived token the way its login type documents, store it, return its expiry."""
         creds = await self._credentials()
         token = str(creds["access_token"])
-        if creds.get("app_id") and creds.get("app_secret"):
-            url = f"{self.api_base}/oauth/access_token"
+        if login_type(creds) == INSTAGRAM_LOGIN:
+            url = f"{self.instagram_base}/refresh_access_token"
+            params = {"grant_type": "ig_refresh_token", "access_token": token}
+        else:
+            if not (creds.get("app_id") and creds.get("app_secret")):
+                raise AuthError("this Facebook Login token can only be renewed with the Meta app's id and "
+                                "secret, and none are stored: give them with 'Update credentials' on the "
+                                "account's card", code=ErrorCode.INVALID_CREDENTIALS,
+                                hint="Accounts -> the account -> Update credentials: add the app's id "
+                                     "and secret.")
+            url = f"{self.host(FACEBOOK_LOGIN)}/oauth/access_token"
             params = {"grant_type": "fb_exchange_token", "client_id": str(creds["app_id"]),
                       "client_secret": str(creds["app_secret"]), "fb_exchange_token": token}
-        else:
-            url = f"{self.api_base}/refresh_access_token"
-            params = {"grant_type": "ig_refresh_token", "access_token": token}
         try:
             doc = await self._http.call("GET", url, params=params, what="Instagram token refresh",
                                         secrets=_secrets(creds))
         except AuthError as exc:
             if exc.details.get("graph_code") == 190:
-                raise AuthError(f"{exc.message}; authorize the account again", code=ErrorCode.REQUIRES_REAUTH,
-                                details=exc.details) from None
+                raise AuthError(f"{exc.message}; give the account a new token with 'Update credentials'",
+                                code=ErrorCode.REQUIRES_REAUTH, details=exc.details) from None
             raise
         fresh = doc.get("access_token")
         if not fresh:

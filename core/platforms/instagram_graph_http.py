@@ -1,22 +1,57 @@
 """HTTP layer of the Instagram Graph adapter: one aiohttp session, error mapping, secret redaction.
 
 Graph errors arrive as ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``;
-the upload host (rupload) answers ``{"debug_info": {"retriable", "type", "message"}}``. Mapping:
+the upload host (rupload) answers ``{"debug_info": {"retriable", "type", "message"}}``.
 
-* 190 -> AuthError ``token_expired``; subcodes 458, 459, 460 (password changed), 464, 467
-  (invalid session) and 492 -> ``requires_reauth``, because refreshing cannot repair them.
-* 4, 17, 32, 613, 80001-80014, HTTP 429 -> TransientError ``api_rate_limit``, ``retry_after`` from
-  ``estimated_time_to_regain_access`` (minutes) in ``X-Business-Use-Case-Usage`` / ``X-App-Usage``.
-* 9 or subcode 2207042 -> QuotaExceeded (the adapter refines ``reset_at``).
-* 368, subcode 2207051 -> AccountSuspended ``action_blocked``; 2207050 -> ``account_suspended``.
-* subcodes 2207xxx -> MediaError: 2207026 ``unsupported_codec``, 2207004 ``video_too_large``, others
-  ``video_corrupt``; except the ones Meta documents as "retry" (server errors, timeouts fetching,
-  media not ready yet, expired container): TransientError.
-* 10, 200-299 -> AuthError ``invalid_credentials``; 100 with subcode 33 -> NotFound.
-* 1, 2, ``is_transient``, HTTP 5xx -> TransientError ``api_temporary_error``; anything else is an
-  ``internal_error`` (a request this adapter should not have sent).
-* aiohttp timeouts -> ``network_timeout``; connection errors -> TransientError; proxy failures ->
-  ``classify_proxy_failure``.
+Codes and subcodes the adapter knows, checked in this order (subcodes first: a subcode says more
+than the code it comes with, e.g. ``4/2207051`` is a spam restriction, not the throttle ``4``):
+
+=============  =========================  ==========================================================
+code/subcode   domain error               reference
+=============  =========================  ==========================================================
+190            token_expired;             [graph-errors] "Access token has expired" (subcode 463);
+190/458,459,   requires_reauth            subcodes 458 app removed, 459 checkpoint, 460 password
+460,464,467,                              changed, 464 unconfirmed user, 467 invalid token: a
+492                                       refresh cannot repair these
+*/2207042, 9   quota_exceeded             [ig-errors] 9/2207042 "maximum number of posts" (25 a
+                                          rolling 24 h; the adapter refines ``reset_at``)
+*/2207051      action_blocked (no retry)  [ig-errors] 4/2207051 "We restrict certain activity to
+                                          protect our community": a publish restricted as spam
+*/2207050      account_suspended          [ig-errors] "the user is inactive / restricted"
+*/2207026      unsupported_codec          [ig-errors] unsupported video format
+*/2207004      video_too_large            [ig-errors] media too large
+*/2207001,     transient (retry)          [ig-errors] "Try again": 2207001 server error, 2207003
+2207003,                                  download timeout, 2207020 expired (new container),
+2207008,                                  2207032 create failed, 2207053 unknown upload error,
+2207020,                                  2207008 / 2207027 media not ready, 2207052 fetch failed
+2207027,
+2207032,
+2207052,
+2207053
+other 2207xxx  video_corrupt              [ig-errors] the media did not pass Instagram's checks
+4, 17, 32,     api_rate_limit             [rate-limits] app/user/page/BUC throttles; ``retry_after``
+613, 80001-                               from ``estimated_time_to_regain_access`` (minutes) in
+80014, HTTP                               ``X-Business-Use-Case-Usage`` / ``X-App-Usage``
+429
+368            action_blocked             [graph-errors] "temporarily blocked for policies violations"
+10, 200-299    invalid_credentials        [graph-errors] permission denied / not granted
+100/33         not_found                  [graph-errors] object does not exist or no permission
+100 (other)    request_rejected           [graph-errors] invalid parameter: the same request fails
+                                          again, so it is not retried
+1, 2,          transient                  [graph-errors] "temporary issue ... retry"
+is_transient,
+HTTP 5xx
+anything else  internal_error             a request this adapter should not have sent
+=============  =========================  ==========================================================
+
+[graph-errors] https://developers.facebook.com/docs/graph-api/guides/error-handling/
+[ig-errors]    https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes
+[rate-limits]  https://developers.facebook.com/docs/graph-api/overview/rate-limiting/
+
+aiohttp timeouts -> ``network_timeout``; connection errors -> TransientError; proxy failures ->
+``classify_proxy_failure``. Usage headers (``X-App-Usage``, ``X-Business-Use-Case-Usage``; values
+are percentages of the limit, throttled at 100 [rate-limits]) are read on every reply: ``Pacer``
+slows calls down from 75 % and holds them back (a TransientError with the regain time) from 95 %.
 
 Every message goes through ``redact``: Graph echoes tokens in messages and URLs.
 """
@@ -26,7 +61,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
+import time
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +84,9 @@ from core.errors import (
 from core.platforms.base import Progress
 from core.platforms.proxy import ProxySpec, aiohttp_connector, classify_proxy_failure
 
+# Meta's two Instagram APIs (see instagram_graph's docstring): which one a token belongs to.
+FACEBOOK_LOGIN = "facebook"
+INSTAGRAM_LOGIN = "instagram"
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
 REAUTH_SUBCODES = frozenset({458, 459, 460, 464, 467, 492})
 # Meta's "retry later" publishing subcodes: server error, timeout fetching the media, temporary
@@ -72,30 +111,87 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return _META_TOKEN.sub("***", text)
 
 
-def regain_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds until Meta lifts a throttle, from the usage headers (they count in minutes)."""
-    minutes: list[float] = []
+USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage", "X-Ad-Account-Usage")
+USAGE_METRICS = ("call_count", "total_time", "total_cputime", "acc_id_util_pct")
+PACE_FROM = 75.0  # % of a limit: from here each call waits a little longer
+HOLD_FROM = 95.0  # % of a limit: calls stop until Meta's regain time (or DEFAULT_RATE_LIMIT_WAIT)
+MAX_PACE = 30.0  # seconds a call waits just below HOLD_FROM
+USAGE_STALE = 300.0  # seconds after which a reading no longer describes Meta's rolling window
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            value = node.get("estimated_time_to_regain_access")
-            if isinstance(value, int | float):
-                minutes.append(float(value))
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
 
-    for name in ("X-Business-Use-Case-Usage", "X-App-Usage"):
+def _usage_nodes(headers: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """Every object inside the usage headers (X-App-Usage is one; BUC maps ids to lists of them)."""
+    stack: list[Any] = []
+    for name in USAGE_HEADERS:
         raw = headers.get(name)
         if raw:
             try:
-                walk(json.loads(raw))
+                stack.append(json.loads(raw))
             except ValueError:
                 continue
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def regain_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds until Meta lifts a throttle, from the usage headers (they count in minutes)."""
+    minutes = [float(v) for node in _usage_nodes(headers)
+               if isinstance(v := node.get("estimated_time_to_regain_access"), int | float)]
     longest = max(minutes, default=0.0)
     return longest * 60 if longest > 0 else None
+
+
+def usage_percent(headers: Mapping[str, str]) -> float | None:
+    """The highest share of any limit the usage headers report (0-100+), None when there are none."""
+    values = [float(v) for node in _usage_nodes(headers) for key in USAGE_METRICS
+              if isinstance(v := node.get(key), int | float) and not isinstance(v, bool)]
+    return max(values) if values else None
+
+
+class Pacer:
+    """Slows Graph calls down as Meta's usage headers approach a limit, before Meta throttles.
+
+    [rate-limits]: "X-App-Usage ... call_count, total_cputime, total_time: percentage" and the
+    Business Use Case header with ``estimated_time_to_regain_access``; a limit is hit at 100.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.percent = 0.0
+        self.regain: float | None = None
+        self._read_at: float | None = None
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Remember the latest reading (a reply without the headers leaves the last one)."""
+        percent = usage_percent(headers)
+        if percent is not None:
+            self.percent, self.regain, self._read_at = percent, regain_seconds(headers), self.clock()
+
+    def _current(self) -> float:
+        if self._read_at is None or self.clock() - self._read_at > USAGE_STALE:
+            return 0.0
+        return self.percent
+
+    def delay(self) -> float:
+        """Seconds to wait before the next call."""
+        percent = self._current()
+        if percent < PACE_FROM:
+            return 0.0
+        return min(MAX_PACE, MAX_PACE * (percent - PACE_FROM) / (HOLD_FROM - PACE_FROM))
+
+    def hold(self, what: str) -> TransientError | None:
+        """The error that stops a call while a limit is (nearly) used up, else None."""
+        percent = self._current()
+        if percent < HOLD_FROM:
+            return None
+        return TransientError(f"{what}: held back, Meta reports {percent:g} % of a rate limit used",
+                              code=ErrorCode.API_RATE_LIMIT, details={"usage_percent": percent},
+                              retry_after=self.regain or DEFAULT_RATE_LIMIT_WAIT)
 
 
 def media_error(subcode: int, message: str, details: dict[str, Any]) -> ForwarderError:
@@ -103,7 +199,9 @@ def media_error(subcode: int, message: str, details: dict[str, Any]) -> Forwarde
     if subcode == 2207042:
         return QuotaExceeded(message, reset_at=datetime.now(UTC) + timedelta(days=1), details=details)
     if subcode == 2207051:
-        return AccountSuspended(message, code=ErrorCode.ACTION_BLOCKED, details=details)
+        return AccountSuspended(message, code=ErrorCode.ACTION_BLOCKED, details=details, hint=(
+            "Meta restricted this publish as possible spam; it is not retried. Post less often and vary "
+            "captions; if it is a mistake, tell Meta from the Instagram app."))
     if subcode == 2207050:
         return AccountSuspended(message, details=details)
     if subcode == 2207003:
@@ -147,19 +245,21 @@ def graph_error(status: int, error: Mapping[str, Any], headers: Mapping[str, str
         reauth = sub in REAUTH_SUBCODES
         return AuthError(message, code=ErrorCode.REQUIRES_REAUTH if reauth else ErrorCode.TOKEN_EXPIRED,
                          details=details)
+    if 2207000 <= sub < 2208000:  # before the codes: 4/2207051 is a spam restriction, not a throttle
+        return media_error(sub, message, details)
+    if code == 9:
+        return media_error(2207042, message, details)
     if code in RATE_LIMIT_CODES or status == 429:
         wait = regain_seconds(headers) or DEFAULT_RATE_LIMIT_WAIT
         return TransientError(message, code=ErrorCode.API_RATE_LIMIT, retry_after=wait, details=details)
-    if code == 9 or sub == 2207042:
-        return media_error(2207042, message, details)
     if code == 368:
         return AccountSuspended(message, code=ErrorCode.ACTION_BLOCKED, details=details)
-    if 2207000 <= sub < 2208000:
-        return media_error(sub, message, details)
     if code == 10 or 200 <= code <= 299:
         return AuthError(message, code=ErrorCode.INVALID_CREDENTIALS, details=details)
     if code == 100 and sub == 33:
         return NotFound(message, details=details)
+    if code == 100:
+        return ForwarderError(message, code=ErrorCode.REQUEST_REJECTED, details=details)
     if code in (1, 2) or status >= 500 or error.get("is_transient"):
         return TransientError(message, details=details)
     return ForwarderError(message, code=ErrorCode.INTERNAL_ERROR, details=details)
@@ -216,6 +316,7 @@ class GraphHttp:
     def __init__(self, *, proxy: ProxySpec | None, timeout: float) -> None:
         self.proxy = proxy
         self.timeout = timeout
+        self.pacer = Pacer()
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -277,6 +378,7 @@ class GraphHttp:
                    headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """One request; returns the JSON object or raises the mapped error."""
         secrets = tuple(secrets)
+        await self._pace(what)
         with self._translating(what, secrets):
             async with self._open().request(
                 method, url, params=params, data=data, headers=headers,
@@ -284,7 +386,16 @@ class GraphHttp:
             ) as response:
                 body = await response.read()
                 status, reply_headers = response.status, response.headers
+        self.pacer.observe(reply_headers)
         return self._decode(status, body, reply_headers, what, secrets)
+
+    async def _pace(self, what: str) -> None:
+        held = self.pacer.hold(what)
+        if held is not None:
+            raise held
+        wait = self.pacer.delay()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     def _decode(self, status: int, body: bytes, headers: Mapping[str, str], what: str,
                 secrets: tuple[str, ...]) -> dict[str, Any]:
@@ -322,6 +433,7 @@ class GraphHttp:
 
         sent_headers = {**headers, "Content-Length": str(size - offset),
                         "Content-Type": "application/octet-stream"}
+        await self._pace(what)
         chunks = body()
         try:
             with self._translating(what, secrets):
@@ -330,6 +442,7 @@ class GraphHttp:
                     status, reply_headers = response.status, response.headers
         finally:
             await self._settle(chunks)
+        self.pacer.observe(reply_headers)
         return self._decode(status, reply, reply_headers, what, secrets)
 
     async def _settle(self, chunks: AsyncGenerator[bytes, None]) -> None:

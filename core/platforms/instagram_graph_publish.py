@@ -4,9 +4,18 @@ A container is published at most once: ``media_publish`` is sent only right afte
 reported FINISHED, and when a publish call fails (or its reply is lost) the container's status
 decides: PUBLISHED means it went through, so the media id is recovered instead of publishing again.
 
-Resuming bytes: the upload host is asked ``GET {upload_base}/{container-id}`` for the bytes it
-holds (the rupload protocol answers ``{"offset": N}``) and the rest is sent with that ``offset``
-header; when it will not say, everything is sent again from offset 0, which restarts the upload.
+Bytes (Facebook Login accounts without a public link): ``POST {upload_base}/{container-id}`` with
+``offset: 0`` and ``file_size`` headers, as Meta documents
+(https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads). Meta
+documents no way to ask the upload host how many bytes it holds, so an interrupted transfer is not
+continued at a guessed offset: the container it was for is abandoned (it is never published and
+expires after 24 h) and a new container gets the whole file. Instagram Login accounts cannot use the
+upload host at all (same page: "available only for apps that have implemented Facebook Login for
+Business"); they publish from ``public_video_url`` or not at all, with a message saying why.
+
+Status polling follows Meta's cadence: the first read right after the bytes, then once a minute
+(``poll_interval``), for up to ``poll_timeout`` (30 minutes by default) per attempt; a container still
+processing after that is picked up again by the next attempt (its id is in the saved state).
 
 Recovering the media id of a PUBLISHED container: Graph does not link a container to its media, so
 the account's reels created since the container (``since`` = its creation time minus two minutes)
@@ -29,10 +38,9 @@ from typing import Any, Protocol
 
 from core.errors import ErrorCode, ForwarderError, NotFound, QuotaExceeded, TransientError
 from core.platforms.base import Progress, SaveState, UploadRequest, UploadResult
-from core.platforms.instagram_graph_http import as_int, container_error
+from core.platforms.instagram_graph_http import INSTAGRAM_LOGIN, as_int, container_error
 
 STATUS_FIELDS = "status_code,status"
-UPLOAD_ATTEMPTS = 3
 POLL_TRANSIENT_TOLERANCE = 3
 RECOVERY_SLACK = timedelta(minutes=2)
 MIN_RESET = timedelta(minutes=1)
@@ -53,7 +61,7 @@ class GraphApi(Protocol):
     async def rupload(self, container_id: str, path: Path, offset: int, size: int,
                       progress: Progress | None) -> None: ...
 
-    async def rupload_offset(self, container_id: str) -> int | None: ...
+    async def login_type(self) -> str: ...
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -97,6 +105,13 @@ class ReelPublisher:
         if request.caption:
             form["caption"] = request.caption
         mode = "video_url" if request.public_video_url else "resumable"
+        if mode == "resumable" and await self.api.login_type() == INSTAGRAM_LOGIN:
+            raise ForwarderError(
+                "Instagram Login accounts can publish only from a public https link to the video (Meta "
+                "offers file uploads to Facebook Login apps only), and this server has none",
+                code=ErrorCode.CONFIGURATION,
+                hint="Set PUBLIC_BASE_URL to this server's https address (Meta fetches the video from "
+                     "it), or add the account with Facebook Login instead.")
         if request.public_video_url:
             form["video_url"] = request.public_video_url  # Meta fetches it while the container processes
         else:
@@ -132,34 +147,18 @@ class ReelPublisher:
         code = status.get("status_code")
         if code not in ("FINISHED", "IN_PROGRESS", "PUBLISHED"):
             return await self.upload(request, save_state, progress)  # ERROR, EXPIRED: a new container
-        resumed_from = as_int(work.get("file_size"))
         if code == "IN_PROGRESS" and work.get("upload") == "resumable" and not work.get("uploaded"):
-            size = await _file_size(request.video_path)
-            resumed_from = await self.api.rupload_offset(str(container_id)) or 0
-            if resumed_from < size:
-                await self._send(str(container_id), request.video_path, size, resumed_from, progress)
-            work["uploaded"] = True
-            await save_state(dict(work))
-        return await self._finish(ig, work, request, save_state, resumed_from=resumed_from, resumed=True)
+            # The transfer broke and Meta documents no way to continue it: a new container (see above).
+            return await self.upload(request, save_state, progress)
+        return await self._finish(ig, work, request, save_state, resumed_from=as_int(work.get("file_size")),
+                                  resumed=True)
 
     # -- steps --------------------------------------------------------------------------
 
     async def _send(self, container_id: str, path: Path, size: int, offset: int,
                     progress: Progress | None) -> None:
-        """Send the bytes from ``offset``; after a break, ask the upload host where to go on."""
-        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
-            try:
-                await self.api.rupload(container_id, path, offset, size, progress)
-                return
-            except TransientError:
-                if attempt == UPLOAD_ATTEMPTS:
-                    raise
-            await asyncio.sleep(self.api.poll_interval)
-            known = await self.api.rupload_offset(container_id)
-            # Without an answer start over: offset 0 restarts a rupload session.
-            offset = known if known is not None and 0 <= known <= size else 0
-            if offset == size:
-                return
+        """Send the bytes from ``offset`` (0: the whole file, the documented request)."""
+        await self.api.rupload(container_id, path, offset, size, progress)
 
     async def _finish(self, ig: str, state: dict[str, Any], request: UploadRequest, save_state: SaveState,
                       *, resumed_from: int, resumed: bool) -> UploadResult:

@@ -24,7 +24,7 @@ async def fakes(runtime: Runtime) -> AsyncIterator[dict[str, Any]]:
     await graph.start()
     runtime.services.platforms.settings = runtime.settings.model_copy(update={
         "instagram_api_base": ig.base_url, "graph_api_base": graph.api_base,
-        "graph_upload_base": graph.upload_base})
+        "graph_upload_base": graph.upload_base, "instagram_graph_api_base": graph.instagram_base})
     yield {"ig": ig, "graph": graph}
     await ig.stop()
     await graph.stop()

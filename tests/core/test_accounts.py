@@ -44,7 +44,8 @@ def accounts(fakes: dict[str, object], settings: Settings) -> AccountService:
     ig, graph, google, yt = (fakes[k] for k in ("ig", "graph", "google", "yt"))
     custom = settings.model_copy(update={
         "instagram_api_base": ig.base_url, "graph_api_base": graph.api_base,  # type: ignore[attr-defined]
-        "graph_upload_base": graph.upload_base, "google_auth_uri": google.auth_uri,  # type: ignore[attr-defined]
+        "graph_upload_base": graph.upload_base,
+        "instagram_graph_api_base": graph.instagram_base, "google_auth_uri": google.auth_uri,  # type: ignore[attr-defined]
         "google_token_uri": google.token_uri, "youtube_api_base": yt.base_url + "/",  # type: ignore[attr-defined]
         "youtube_web_base": yt.base_url, "public_base_url": "http://127.0.0.1:9"})  # type: ignore[attr-defined]
     oauth = OAuthService.from_settings(custom, b"k" * 32)

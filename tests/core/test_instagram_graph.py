@@ -61,6 +61,7 @@ async def make(fake: FakeInstagramGraph) -> AsyncIterator[MakeAdapter]:
 
     def build(creds: dict[str, Any] | None = None, **kwargs: Any) -> InstagramGraphAdapter:
         options: dict[str, Any] = {"api_base": fake.api_base, "upload_base": fake.upload_base,
+                                   "instagram_base": fake.instagram_base, "version": VERSION,
                                    "poll_interval": 0.0, "poll_timeout": 5.0, "timeout": 5.0}
         options.update(kwargs)
         adapter = InstagramGraphAdapter(MemoryCredentials(creds or fake.credentials()), **options)
@@ -102,7 +103,7 @@ class States:
 async def container_status(fake: FakeInstagramGraph, container_id: str) -> str:
     """What Graph says about a container, asked directly."""
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{fake.api_base}/{container_id}", params={
+        async with session.get(f"{fake.versioned()}/{container_id}", params={
                 "fields": "status_code", "access_token": fake.access_token}) as response:
             return str((await response.json())["status_code"])
 
@@ -133,7 +134,7 @@ async def test_identify_resolves_the_page_and_stores_the_account(make: MakeAdapt
                                                                  fake: FakeInstagramGraph) -> None:
     adapter = make({"access_token": fake.access_token, "page_id": fake.page_id})
     info = await adapter.identify()
-    assert info.external_id == fake.ig_user_id and info.extra == {"page_id": fake.page_id}
+    assert info.external_id == fake.ig_user_id and info.extra == {"login_type": "facebook", "page_id": fake.page_id}
     store = adapter.credentials
     assert isinstance(store, MemoryCredentials) and store.credentials["ig_user_id"] == fake.ig_user_id
     assert fake.seen("GET", f"/{fake.page_id}")[0].query["fields"] == "instagram_business_account"
@@ -294,35 +295,34 @@ async def test_upload_resumable(make: MakeAdapter, fake: FakeInstagramGraph, vid
     assert len(fake.publishes) == 1
 
 
-async def test_upload_broken_mid_way_continues_from_the_servers_offset(
+async def test_upload_broken_mid_way_never_asks_an_undocumented_offset(
         make: MakeAdapter, fake: FakeInstagramGraph, video: Path) -> None:
+    # Meta documents no request that reports the bytes the upload host holds [resumable]; the old
+    # adapter sent GET /ig-api-upload/{v}/{id} and went on at the offset the (old) fake made up.
     fake.cut_uploads = [700_000]
-    await make().upload(request_for(video), States(fake))
-    first, second = fake.seen("POST", "/ig-api-upload/")
-    assert first.headers["offset"] == "0" and second.headers["offset"] == "700000"
-    assert fake.published()[0].video == video.read_bytes()
-
-
-async def test_upload_restarts_from_zero_when_the_host_will_not_tell_the_offset(
-        make: MakeAdapter, fake: FakeInstagramGraph, video: Path) -> None:
-    fake.cut_uploads, fake.offset_query_supported = [700_000], False
-    await make().upload(request_for(video), States(fake))
-    assert [r.headers["offset"] for r in fake.seen("POST", "/ig-api-upload/")] == ["0", "0"]
-    assert fake.published()[0].video == video.read_bytes()
-
-
-async def test_resume_after_the_upload_broke_sends_only_the_rest(
-        make: MakeAdapter, fake: FakeInstagramGraph, video: Path) -> None:
-    fake.cut_uploads = [500_000, 500_000, 500_000]
     states = States(fake)
     with pytest.raises(TransientError):
         await make().upload(request_for(video), states)
+    assert fake.seen("GET", "/ig-api-upload/") == []
+    assert [r.headers["offset"] for r in fake.seen("POST", "/ig-api-upload/")] == ["0"]
     assert fake.publishes == [] and "uploaded" not in states.last
+
+
+async def test_resume_after_the_upload_broke_starts_a_new_container_and_publishes_once(
+        make: MakeAdapter, fake: FakeInstagramGraph, video: Path) -> None:
+    fake.cut_uploads = [500_000]
+    states = States(fake)
+    with pytest.raises(TransientError):
+        await make().upload(request_for(video), states)
+    broken = states.last["container_id"]
     result = await make().resume(states.last, request_for(video), states)
-    assert result.resumed_from == 1_500_000 and not result.already_published
-    assert fake.seen("POST", "/ig-api-upload/")[-1].headers["offset"] == "1500000"
+    assert states.last["container_id"] != broken and not result.already_published
+    # The whole file again, by the documented request (offset 0), to the new container.
+    last = fake.seen("POST", "/ig-api-upload/")[-1]
+    assert last.headers["offset"] == "0" and last.path.endswith(states.last["container_id"])
     [reel] = fake.published()
     assert reel.video == video.read_bytes() and result.post_id == reel.id
+    assert fake.publishes == [states.last["container_id"]]  # the broken container is never published
 
 
 async def test_publish_reply_lost_is_recovered_without_publishing_again(
@@ -350,7 +350,7 @@ async def test_resume_of_a_published_container_never_publishes_again(
     assert len(fake.seen("POST", "/media_publish")) == publishes == 1
     # The fake refuses a second publish of the container, as Meta does.
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{fake.api_base}/{fake.ig_user_id}/media_publish",
+        async with session.post(f"{fake.versioned()}/{fake.ig_user_id}/media_publish",
                                 data={"creation_id": crashed["container_id"],
                                       "access_token": fake.access_token}) as response:
             assert response.status == 400 and (await response.json())["error"]["code"] == 9007
@@ -504,25 +504,96 @@ async def test_refresh_by_fb_exchange_token(make: MakeAdapter, fake: FakeInstagr
     assert fake.seen("GET", f"/{fake.ig_user_id}")[-1].query["access_token"] == new
 
 
-async def test_refresh_by_ig_refresh_token(make: MakeAdapter, fake: FakeInstagramGraph) -> None:
-    adapter = make(clock=lambda: NOW)
+def host_of(record: Any) -> str:
+    return f"http://{record.headers['Host']}"
+
+
+async def test_refresh_by_ig_refresh_token_on_the_instagram_host(make: MakeAdapter,
+                                                                 fake: FakeInstagramGraph) -> None:
+    adapter = make(fake.ig_credentials(), clock=lambda: NOW)
     assert await adapter.refresh_token() == NOW + timedelta(seconds=fake.expires_in)
-    query = fake.seen("GET", "/refresh_access_token")[0].query
-    assert query == {"grant_type": "ig_refresh_token", "access_token": fake.access_token}
+    [sent] = fake.seen("GET", "/refresh_access_token")
+    assert sent.query == {"grant_type": "ig_refresh_token", "access_token": fake.ig_access_token}
+    assert host_of(sent) == fake.instagram_base and sent.path == "/refresh_access_token"
+    store = adapter.credentials
+    assert isinstance(store, MemoryCredentials) and store.credentials["access_token"].startswith("IGAA")
 
 
-@pytest.mark.parametrize("with_app", [True, False])
+async def test_a_facebook_login_token_is_never_sent_to_ig_refresh_token(
+        make: MakeAdapter, fake: FakeInstagramGraph) -> None:
+    # The old adapter refreshed every token stored without app credentials (every account the bot
+    # added) with ig_refresh_token on graph.facebook.com, an endpoint that does not serve it.
+    adapter = make(fake.credentials())
+    with pytest.raises(AuthError) as caught:
+        await adapter.refresh_token()
+    assert caught.value.code is ErrorCode.INVALID_CREDENTIALS
+    assert "app" in caught.value.message and "Update credentials" in caught.value.message
+    assert fake.seen("GET", "refresh_access_token") == [] and fake.seen("GET", "/oauth/") == []
+
+
+async def test_the_fake_refuses_a_token_on_the_other_login_types_host(fake: FakeInstagramGraph) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{fake.api_base}/refresh_access_token", params={
+                "grant_type": "ig_refresh_token", "access_token": fake.access_token}) as response:
+            assert response.status >= 400
+        async with session.get(f"{fake.instagram_base}/{VERSION}/{fake.ig_user_id}", params={
+                "fields": "id", "access_token": fake.access_token}) as response:
+            assert response.status == 400 and (await response.json())["error"]["code"] == 190
+
+
+async def test_instagram_login_account_is_identified_by_me_on_its_host(make: MakeAdapter,
+                                                                      fake: FakeInstagramGraph) -> None:
+    adapter = make(fake.ig_credentials())
+    info = await adapter.identify()
+    assert info.external_id == fake.ig_user_id and info.username == fake.username
+    assert info.extra == {"login_type": "instagram"}
+    assert {host_of(r) for r in fake.requests} == {fake.instagram_base}
+    store = adapter.credentials
+    assert isinstance(store, MemoryCredentials) and store.credentials["ig_user_id"] == fake.ig_user_id
+
+
+async def test_instagram_login_publishes_by_video_url_on_its_host(make: MakeAdapter, fake: FakeInstagramGraph,
+                                                                  video: Path) -> None:
+    url = fake.host_file("reel.mp4", video.read_bytes())
+    result = await make(fake.ig_credentials()).upload(request_for(video, url=url), States(fake))
+    [reel] = fake.published()
+    assert result.post_id == reel.id
+    graph_calls = [r for r in fake.requests if not r.path.startswith("/files/")]
+    assert {host_of(r) for r in graph_calls} == {fake.instagram_base}
+
+
+async def test_instagram_login_without_a_public_link_is_a_configuration_error(
+        make: MakeAdapter, fake: FakeInstagramGraph, video: Path) -> None:
+    # [resumable] is for Facebook Login apps only: no container is made that could never get bytes.
+    with pytest.raises(ForwarderError) as caught:
+        await make(fake.ig_credentials()).upload(request_for(video), States(fake))
+    assert caught.value.code is ErrorCode.CONFIGURATION and not caught.value.retriable
+    assert "PUBLIC_BASE_URL" in caught.value.hint and fake.containers == {}
+
+
+@pytest.mark.parametrize("kind", ["facebook", "instagram"])
 async def test_refresh_of_a_dead_token_requires_reauth(make: MakeAdapter, fake: FakeInstagramGraph,
-                                                       with_app: bool) -> None:
-    fake.expire_token()
-    extra = {"app_id": fake.app_id, "app_secret": fake.app_secret} if with_app else {}
-    adapter = make(fake.credentials(**extra))
+                                                       kind: str) -> None:
+    if kind == "facebook":
+        fake.expire_token()
+        creds = fake.credentials(app_id=fake.app_id, app_secret=fake.app_secret)
+    else:
+        fake.expire_token(fake.ig_access_token)
+        creds = fake.ig_credentials()
+    adapter = make(creds)
     with pytest.raises(AuthError) as caught:
         await adapter.refresh_token()
     assert caught.value.code is ErrorCode.REQUIRES_REAUTH
     store = adapter.credentials
     assert isinstance(store, MemoryCredentials) and store.saves == 0
-    assert_no_secret(caught.value, fake.access_token, fake.app_secret)
+    assert_no_secret(caught.value, fake.access_token, fake.ig_access_token, fake.app_secret)
+
+
+async def test_stored_rows_without_a_login_type_are_typed_by_their_token(make: MakeAdapter,
+                                                                         fake: FakeInstagramGraph) -> None:
+    legacy = {"access_token": fake.ig_access_token, "ig_user_id": fake.ig_user_id}
+    await make(legacy).refresh_token()
+    assert host_of(fake.seen("GET", "/refresh_access_token")[0]) == fake.instagram_base
 
 
 # ---- error mapping ---------------------------------------------------------------------------
@@ -554,7 +625,13 @@ APP = '{"call_count": 100, "total_time": 20, "estimated_time_to_regain_access": 
     (-2, 2207004, 400, None, MediaError, ErrorCode.VIDEO_TOO_LARGE, None),
     (-2, 2207003, 400, None, TransientError, ErrorCode.NETWORK_TIMEOUT, None),
     (-1, 2207057, 400, None, MediaError, ErrorCode.VIDEO_CORRUPT, None),
-    (100, None, 400, None, ForwarderError, ErrorCode.INTERNAL_ERROR, None),
+    # [ig-errors] 4/2207051: a publish restricted as possible spam, not the throttle code 4
+    (4, 2207051, 400, None, AccountSuspended, ErrorCode.ACTION_BLOCKED, None),
+    (4, 2207051, 400, {"X-App-Usage": APP}, AccountSuspended, ErrorCode.ACTION_BLOCKED, None),
+    # [graph-errors] 100 without a subcode: an invalid parameter, the same request fails again
+    (100, None, 400, None, ForwarderError, ErrorCode.REQUEST_REJECTED, None),
+    (100, 1234, 400, None, ForwarderError, ErrorCode.REQUEST_REJECTED, None),
+    (12345, None, 400, None, ForwarderError, ErrorCode.INTERNAL_ERROR, None),
 ])
 async def test_graph_error_mapping(make: MakeAdapter, fake: FakeInstagramGraph, code: int,
                                    subcode: int | None, status: int, headers: dict[str, str] | None,
@@ -668,7 +745,7 @@ async def test_traffic_through_a_proxy(mode: str, make: MakeAdapter, fake: FakeI
     fake.seed("through the proxy", NOW, video=b"proxied bytes")
     origin = f"http://{TARGET_HOST}:{fake.port}"
     before = proxies.connections()
-    adapter = make(api_base=f"{origin}/{VERSION}", upload_base=f"{origin}/ig-api-upload/{VERSION}",
+    adapter = make(api_base=origin, upload_base=origin,
                    proxy=proxy_spec(proxies, mode))
     assert (await adapter.identify()).external_id == fake.ig_user_id
     post = (await adapter.list_new({}, limit=1)).posts[0]
@@ -690,3 +767,85 @@ async def test_wrong_proxy_password_is_a_proxy_error(mode: str, make: MakeAdapte
     assert caught.value.code is ErrorCode.PROXY_ERROR and "username/password" in caught.value.message
     assert_no_secret(caught.value, fake.access_token, "wrong-password")
     assert fake.requests == []
+
+
+# ---- what Meta documents, and the old adapter did not follow ---------------------------------
+
+async def test_a_copyrighted_reel_is_listed_as_skipped_and_never_downloaded(
+        make: MakeAdapter, fake: FakeInstagramGraph, tmp_path: Path) -> None:
+    # [media]: media_url is omitted for media with copyrighted content (licensed music).
+    fake.seed("with licensed music", NOW - timedelta(hours=1), copyrighted=True)
+    fake.seed("own sound", NOW - timedelta(hours=2))
+    adapter = make()
+    listed = await adapter.list_new({})
+    by_caption = {post.caption: post for post in listed.posts}
+    assert by_caption["own sound"].skip_reason is None
+    skipped = by_caption["with licensed music"]
+    assert skipped.skip_reason is not None and "copyrighted" in skipped.skip_reason
+    before = len(fake.requests)
+    with pytest.raises(NotFound) as caught:
+        await adapter.download(skipped, tmp_path)
+    assert not caught.value.retriable and len(fake.requests) == before
+
+
+async def test_a_copyrighted_reel_met_at_download_is_not_found_not_retried(
+        make: MakeAdapter, fake: FakeInstagramGraph, tmp_path: Path) -> None:
+    item = fake.seed("licensed", NOW, copyrighted=True)
+    post = RemotePost(id=item.id, caption="licensed", published_at=NOW)  # recorded before the skip rule
+    with pytest.raises(NotFound) as caught:
+        await make().download(post, tmp_path)
+    assert "copyrighted" in caught.value.message and not caught.value.retriable
+
+
+async def test_calls_hold_back_near_meta_limits_before_meta_throttles(
+        make: MakeAdapter, fake: FakeInstagramGraph) -> None:
+    # [rate-limits]: usage headers are percentages; at 100 Meta throttles.
+    fake.usage_headers = {"X-App-Usage": '{"call_count": 97, "total_time": 12, "total_cputime": 9}'}
+    adapter = make()
+    await adapter.identify()
+    sent = len(fake.requests)
+    with pytest.raises(TransientError) as caught:
+        await adapter.verify("17900000001")
+    assert caught.value.code is ErrorCode.API_RATE_LIMIT and caught.value.retry_after
+    assert len(fake.requests) == sent  # held back: nothing was sent
+
+
+def test_the_pacer_slows_down_from_three_quarters_of_a_limit() -> None:
+    from core.platforms.instagram_graph_http import MAX_PACE, Pacer
+
+    now = [1000.0]
+    pacer = Pacer(clock=lambda: now[0])
+    assert pacer.delay() == 0 and pacer.hold("x") is None
+    buc = '{"1784": [{"type": "instagram", "call_count": 85, "total_time": 3, "total_cputime": 2}]}'
+    pacer.observe({"X-Business-Use-Case-Usage": buc})
+    assert 0 < pacer.delay() < MAX_PACE and pacer.hold("x") is None
+    pacer.observe({"X-App-Usage": '{"call_count": 40, "total_time": 5, "total_cputime": 5}'})
+    assert pacer.delay() == 0
+    pacer.observe({"X-App-Usage": '{"call_count": 99, "total_time": 5, "total_cputime": 5}'})
+    assert pacer.hold("x") is not None
+    now[0] += 3600  # a reading an hour old says nothing about Meta's rolling window
+    assert pacer.hold("x") is None and pacer.delay() == 0
+
+
+def test_container_status_is_polled_at_metas_cadence_by_default(fake: FakeInstagramGraph) -> None:
+    from core.platforms.factory import PlatformFactory
+    from core.platforms.quota import QuotaLedger
+    from core.settings import Settings
+
+    # "We recommend querying a container's status once per minute" (content publishing guide);
+    # the old default was every 5 s for 10 minutes (up to 120 calls a reel).
+    adapter = InstagramGraphAdapter(MemoryCredentials({}), api_base=fake.api_base,
+                                    instagram_base=fake.instagram_base, upload_base=fake.upload_base,
+                                    version=VERSION)
+    assert adapter.poll_interval >= 60 and adapter.poll_timeout / adapter.poll_interval <= 30
+    assert PlatformFactory(Settings(), QuotaLedger()).graph_poll_interval is None
+
+
+async def test_the_default_version_is_current_and_any_version_is_served(
+        make: MakeAdapter, fake: FakeInstagramGraph) -> None:
+    from core.settings import Settings
+
+    assert Settings().graph_api_version == "v26.0"  # v21.0 is served only until 21 January 2027
+    await make(version="v21.0").identify()
+    await make(version="v26.0").identify()
+    assert {r.path.split("/")[1] for r in fake.requests} == {"v21.0", "v26.0"}

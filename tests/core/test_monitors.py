@@ -122,20 +122,26 @@ async def test_youtube_refresh_and_a_revoked_token(db: str, google: FakeGoogleOA
     assert await kinds() == ["refresh_failed"]
 
 
-async def test_graph_long_lived_token_refresh(db: str, settings: Settings) -> None:
+@pytest.mark.parametrize("login", ["facebook", "instagram"])
+async def test_graph_long_lived_token_refresh(db: str, settings: Settings, login: str) -> None:
+    # Each login type renews at its own documented endpoint (see the Graph fake's sources).
     graph = FakeInstagramGraph()
     await graph.start()
     try:
         clock = fresh_clock()
         custom = settings.model_copy(update={"graph_api_base": graph.api_base,
-                                             "graph_upload_base": graph.upload_base})
-        biz, _ = await pair(token_expiry=clock.now + timedelta(days=3), credentials=graph.credentials())
+                                             "graph_upload_base": graph.upload_base,
+                                             "instagram_graph_api_base": graph.instagram_base})
+        creds = (graph.credentials(app_id=graph.app_id, app_secret=graph.app_secret) if login == "facebook"
+                 else graph.ig_credentials())
+        biz, _ = await pair(token_expiry=clock.now + timedelta(days=3), credentials=creds)
         monitors = MonitorService(alerts=None, factory=PlatformFactory(custom, QuotaLedger()), clock=clock)
         report = await monitors.refresh_tokens()
         assert report.changed == ["biz: refreshed"]
         fresh = await Account.get(id=biz.id)
         assert fresh.token_expiry > clock.now + timedelta(days=30)  # type: ignore[operator]
-        assert fresh.credentials["access_token"] != graph.credentials()["access_token"]
+        assert fresh.credentials["access_token"] != creds["access_token"]
+        assert fresh.credentials["access_token"].startswith("EAA" if login == "facebook" else "IGAA")
     finally:
         await graph.stop()
 

@@ -20,7 +20,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_follow_the_design_table(tmp_path: Path) -> None:
     s = load_settings()
     assert s.telegram_api_base == "https://api.telegram.org"
-    assert s.graph_api_base == "https://graph.facebook.com/v21.0"
+    assert s.graph_facebook_url == "https://graph.facebook.com/v26.0"
+    assert s.graph_instagram_url == "https://graph.instagram.com/v26.0"
+    assert s.graph_upload_url == "https://rupload.facebook.com/ig-api-upload/v26.0"
     assert s.resolved_database_url == f"sqlite://{tmp_path / 'data' / 'forwarder.sqlite3'}"
     assert s.uses_embedded_redis
     assert (s.web_host, s.web_port) == ("127.0.0.1", 8080)
@@ -94,3 +96,31 @@ def test_env_example_documents_every_setting_and_loads_as_the_defaults(tmp_path:
     assert loaded.model_dump(exclude={"secret_keys", "alert_chat_id", "ffmpeg_binary"}) == \
         defaults.model_dump(exclude={"secret_keys", "alert_chat_id", "ffmpeg_binary"})
     assert not loaded.ffmpeg_binary
+
+
+def test_graph_version_is_one_setting_and_old_versioned_bases_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPH_API_BASE", "https://graph.facebook.com/v21.0")
+    monkeypatch.setenv("GRAPH_UPLOAD_BASE", "https://rupload.facebook.com/ig-api-upload/v21.0")
+    monkeypatch.setenv("GRAPH_API_VERSION", "v25.0")
+    s = load_settings()
+    assert s.graph_facebook_url == "https://graph.facebook.com/v25.0"
+    assert s.graph_upload_url == "https://rupload.facebook.com/ig-api-upload/v25.0"
+    monkeypatch.setenv("GRAPH_API_VERSION", "26")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert err.value.setting == "GRAPH_API_VERSION" and "v26.0" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["GOOGLE_TOKEN_URI", "GOOGLE_AUTH_URI", "YOUTUBE_API_BASE", "GRAPH_API_BASE",
+                                  "INSTAGRAM_GRAPH_API_BASE", "GRAPH_UPLOAD_BASE", "INSTAGRAM_API_BASE"])
+def test_plain_http_to_another_host_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # Tokens and OAuth codes would cross the network in clear (and oauthlib refuses http with a 500).
+    monkeypatch.setenv(name, "http://api.example.com")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert err.value.setting == name and "https://" in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.setenv(name, "http://127.0.0.1:9")  # a wire fake or a local gateway on this machine
+    load_settings()
+    monkeypatch.setenv(name, "http://fakes:8080")
+    monkeypatch.setenv("ALLOW_HTTP_ENDPOINTS", "true")  # a test network of containers
+    load_settings()

@@ -129,7 +129,8 @@ async def test_youtube_to_instagram_graph(db: str, redis: Redis, settings: Setti
     try:
         custom = settings.model_copy(update={
             "youtube_api_base": yt.base_url + "/", "youtube_web_base": yt.base_url,
-            "graph_api_base": graph.api_base, "graph_upload_base": graph.upload_base})
+            "graph_api_base": graph.api_base, "graph_upload_base": graph.upload_base,
+            "instagram_graph_api_base": graph.instagram_base})
         runtime = Runtime(custom, keyring, custom.redis_url or "", redis,
                           build_services(custom, keyring, redis, ArqQueue(redis)))
         runtime.services.platforms.graph_poll_interval = 0

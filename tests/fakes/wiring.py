@@ -17,7 +17,8 @@ def wire(runtime: Runtime, *, ig: Any = None, graph: Any = None, google: Any = N
     if ig is not None:
         update["instagram_api_base"] = ig.base_url
     if graph is not None:
-        update.update(graph_api_base=graph.api_base, graph_upload_base=graph.upload_base)
+        update.update(graph_api_base=graph.api_base, graph_upload_base=graph.upload_base,
+                      instagram_graph_api_base=graph.instagram_base)
     if google is not None:
         update.update(google_auth_uri=google.auth_uri, google_token_uri=google.token_uri)
     if yt is not None:

@@ -43,7 +43,7 @@ async def main() -> None:
         _env_file=None, data_dir=Path(tempfile.mkdtemp(prefix="fuzz-")), telegram_bot_token=BOT_TOKEN,
         admin_ids=[1001], telegram_api_base=DEAD, youtube_api_base=DEAD + "/", google_auth_uri=DEAD + "/a",
         google_token_uri=DEAD + "/t", youtube_web_base=DEAD, instagram_api_base=DEAD, graph_api_base=DEAD,
-        graph_upload_base=DEAD, proxy_check_urls=[DEAD], public_base_url="https://forwarder.example")
+        graph_upload_base=DEAD, instagram_graph_api_base=DEAD, proxy_check_urls=[DEAD], public_base_url="https://forwarder.example")
     runtime = await open_runtime(settings, migrate=True, queue_factory=ArqQueue)
     src = await Account.create(platform=Platform.INSTAGRAM, alias="insta", auth_method=AuthMethod.PRIVATE_API)
     dst = await Account.create(platform=Platform.YOUTUBE, alias="tube", auth_method=AuthMethod.OAUTH)

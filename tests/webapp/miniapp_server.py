@@ -211,7 +211,7 @@ async def main(port: int) -> None:
         _env_file=None, data_dir=data, telegram_bot_token=BOT_TOKEN, admin_ids=[ADMIN_ID],
         telegram_api_base=DEAD, youtube_api_base=DEAD + "/", google_auth_uri=DEAD + "/a",
         google_token_uri=DEAD + "/t", youtube_web_base=DEAD, instagram_api_base=DEAD, graph_api_base=DEAD,
-        graph_upload_base=DEAD, proxy_check_urls=[DEAD], public_base_url=base)
+        graph_upload_base=DEAD, instagram_graph_api_base=DEAD, proxy_check_urls=[DEAD], public_base_url=base)
     runtime = await open_runtime(settings, migrate=True, queue_factory=ArqQueue)
     await seed(datetime.now(UTC))
     platforms = FreshPosts(make_clip(data / "clip.mp4", seconds=1.0))

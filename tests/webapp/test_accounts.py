@@ -169,7 +169,8 @@ async def graph_api(runtime: Runtime) -> AsyncIterator[tuple[Api, FakeInstagramG
     graph = FakeInstagramGraph()
     await graph.start()
     settings = runtime.settings.model_copy(update={"graph_api_base": graph.api_base,
-                                                   "graph_upload_base": graph.upload_base})
+                                                   "graph_upload_base": graph.upload_base,
+                                                   "instagram_graph_api_base": graph.instagram_base})
     rt = Runtime(settings, runtime.keyring, runtime.redis_url, runtime.redis,
                  build_services(settings, runtime.keyring, runtime.redis, ArqQueue(runtime.redis)))
     async with TestClient(TestServer(create_app(rt))) as c:
