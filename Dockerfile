@@ -20,7 +20,12 @@ COPY jobs jobs
 COPY webapp webapp
 COPY charts charts
 COPY forwarder forwarder
-RUN pip install .
+# The project's dependencies include yt-dlp[default] and the "deno" package: the Deno binary lands
+# in /usr/local/bin, where core/platforms/youtube_download.py finds it for yt-dlp; fail the build
+# here if this platform has no deno wheel.
+RUN pip install . \
+    && deno --version \
+    && python -c "import yt_dlp_ejs"
 
 # An unprivileged user owns DATA_DIR; a new named volume mounted there takes this ownership.
 RUN useradd --system --uid 10001 --user-group --create-home --shell /usr/sbin/nologin forwarder \

@@ -1,4 +1,4 @@
-"""`forwarder check`: configuration, database, Redis, ffmpeg and platform base URLs."""
+"""`forwarder check`: configuration, database, Redis, ffmpeg, yt-dlp's JS runtime and platform base URLs."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ class Report:
         if not ok:
             self.failed += 1
         print(f"[{'ok' if ok else 'FAIL':>4}] {name}: {detail}")
+
+    def warn(self, name: str, detail: str) -> None:
+        """A problem that stops one feature, not the whole system (not counted as a failure)."""
+        print(f"[WARN] {name}: {detail}")
 
 
 def base_urls(settings: Settings) -> dict[str, str]:
@@ -50,6 +54,35 @@ async def _reach(url: str, limit: float = 3.0) -> str | None:
         return exc.__class__.__name__
     writer.close()
     return None
+
+
+def _check_js_runtime(report: Report) -> None:
+    """The JavaScript runtime yt-dlp will be given for YouTube downloads (core.platforms.youtube_download)."""
+    from importlib.metadata import version
+
+    from core.platforms.youtube_download import (
+        EJS_WIKI,
+        RUNTIME_FIX,
+        describe_js_runtime,
+        solver_scripts_version,
+    )
+
+    name = "yt-dlp JS runtime"
+    runtime = describe_js_runtime()
+    if runtime is None:
+        report.warn(name, f"none found: YouTube sources cannot download Shorts (\"Requested format is not "
+                          f"available\"). Fix: {RUNTIME_FIX}. See {EJS_WIKI}")
+        return
+    where = f"{runtime.name} {runtime.version or '(no version: it did not run)'} at {runtime.path}"
+    if not runtime.supported:
+        report.warn(name, f"{where} is not usable by yt-dlp (too old or it did not run). Fix: {RUNTIME_FIX}")
+        return
+    scripts = solver_scripts_version()
+    if scripts is None:
+        report.warn(name, f"{where}, but the challenge-solver scripts (yt-dlp-ejs) are missing: "
+                          "pip install \"yt-dlp[default]\"")
+        return
+    report.line(True, name, f"{where} (yt-dlp {version('yt-dlp')}, yt-dlp-ejs {scripts})")
 
 
 async def run_check(settings: Settings, *, reach: bool = False) -> int:
@@ -101,6 +134,7 @@ async def run_check(settings: Settings, *, reach: bool = False) -> int:
         report.line(True, "ffmpeg", f"{binary.ffmpeg} ({binary.version()}){probe}")
     except ConfigError as exc:
         report.line(False, "ffmpeg", str(exc))
+    _check_js_runtime(report)
     for name, url in base_urls(settings).items():
         problem = await _reach(url) if reach else None
         if not reach:

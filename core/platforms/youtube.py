@@ -9,8 +9,9 @@ Detection, cheapest first:
 3. the uploads playlist through ``playlistItems.list`` (1 unit per 50) when the feed fails
    or may have a gap (none of its entries was seen before). ``search.list`` is never used.
 
-Downloads go through yt-dlp with the account's proxy (remote DNS for SOCKS5) and an
-optional cookies file.
+Downloads go through yt-dlp with the account's proxy (remote DNS for SOCKS5), the
+JavaScript runtime installed with the project, and the account's optional cookies.txt
+(credential key ``cookies_txt``, see ``core.platforms.youtube_cookies``).
 """
 
 from __future__ import annotations
@@ -24,10 +25,18 @@ from typing import Any
 
 import aiohttp
 
-from core.errors import ErrorCode, ForwarderError, NotFound, TransientError
-from core.platforms.base import AccountInfo, DownloadedFile, ListResult, Progress, RemotePost
+from core.errors import AuthError, ErrorCode, ForwarderError, NotFound, TransientError
+from core.platforms.base import (
+    AccountInfo,
+    CredentialStore,
+    DownloadedFile,
+    ListResult,
+    Progress,
+    RemotePost,
+)
 from core.platforms.proxy import ProxySpec, aiohttp_connector, classify_proxy_failure
 from core.platforms.youtube_client import YouTubeClient
+from core.platforms.youtube_cookies import COOKIES_KEY, parse_cookies_txt
 from core.platforms.youtube_download import download_with_ytdlp
 
 SHORT_MAX_SECONDS = 180
@@ -92,12 +101,16 @@ class YouTubeSource:
         cookies_file: Path | None = None,
         ffmpeg: str | None = None,
         timeout: float = 30.0,
+        credentials: CredentialStore | None = None,
     ) -> None:
         self.client = client
         self.channel_id = channel_id
         self.web_base = web_base.rstrip("/")
         self.proxy = proxy
         self.cookies_file = cookies_file
+        self.credentials = credentials if credentials is not None else client.store
+        """Where the account's optional ``cookies_txt`` is read at download time."""
+        self._upload_cursor: dict[str, Any] = {}  # the uploads playlist id, once resolved
         self.ffmpeg = ffmpeg
         self.timeout = timeout
 
@@ -205,6 +218,11 @@ class YouTubeSource:
                 break
         return entries[:limit], pages
 
+    async def recent_uploads(self, since: datetime | None, limit: int = 50) -> list[dict[str, Any]]:
+        """The uploads playlist's entries since ``since`` (newest first; 1 unit a page of 50)."""
+        entries, _ = await self._playlist(self._upload_cursor, set(), limit, since=since)
+        return entries
+
     async def _details(self, ids: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
         """videos.list for ``ids``, 50 per call (1 unit each)."""
         found: dict[str, dict[str, Any]] = {}
@@ -304,12 +322,26 @@ class YouTubeSource:
 
     # ---- download ------------------------------------------------------------------
 
+    async def _cookies_txt(self) -> str | None:
+        """The account's cookies.txt, checked again before yt-dlp gets it (None when there is none)."""
+        stored = (await self.credentials.load()).get(COOKIES_KEY)
+        if not stored:
+            return None
+        try:
+            return parse_cookies_txt(str(stored).encode())
+        except ValueError as exc:
+            raise AuthError(f"The account's cookies.txt cannot be used: {exc}",
+                            code=ErrorCode.INVALID_CREDENTIALS,
+                            hint="Replace the cookies.txt from the account's card (bot /accounts or the "
+                                 "Mini App).") from None
+
     async def download(self, post: RemotePost, dest_dir: Path, progress: Progress | None = None
                        ) -> DownloadedFile:
-        """Fetch the video with yt-dlp (proxy and cookies honoured)."""
+        """Fetch the video with yt-dlp (proxy, JS runtime and the account's cookies honoured)."""
         url = post.permalink or f"{self.web_base}/shorts/{post.id}"
         return await download_with_ytdlp(
             url, dest_dir, name=post.id, proxy=self.proxy, cookies_file=self.cookies_file,
-            ffmpeg=self.ffmpeg, timeout=self.timeout, progress=progress)
+            cookies_txt=await self._cookies_txt(), ffmpeg=self.ffmpeg, timeout=self.timeout,
+            progress=progress)
 
 __all__ = ["SHORT_MAX_SECONDS", "YouTubeSource", "parse_duration", "parse_feed"]

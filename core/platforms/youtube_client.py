@@ -16,7 +16,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import google.auth.exceptions
@@ -47,6 +47,7 @@ T = TypeVar("T")
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 NOT_FOUND_REASONS = {"videoNotFound", "playlistNotFound", "channelNotFound", "notFound"}
+UPLOAD_LIMIT_WAIT = timedelta(hours=24)
 
 
 def _reason(exc: HttpError) -> tuple[str, str]:
@@ -70,12 +71,18 @@ def map_http_error(exc: HttpError, what: str) -> ForwarderError:
             f"YouTube refused {what}: the project's daily API quota is used up; it resets at "
             f"{reset:%Y-%m-%d %H:%M} UTC", reset_at=reset, details=details)
     if reason == "uploadLimitExceeded":
-        # A per-channel cap with no published reset; the next quota day is the earliest sensible retry.
-        reset = next_reset()
+        # videos.insert errors (https://developers.google.com/youtube/v3/docs/videos/insert#errors):
+        # badRequest (400) uploadLimitExceeded, "The user has exceeded the number of videos they may
+        # upload." YouTube's announcement of the cap: a channel may upload a limited number of videos
+        # "in a 24-hour period" and, on this error, should "try again in 24 hours". The window rolls
+        # per channel: it is not the project's quota day, so Pacific midnight (right for quotaExceeded)
+        # may come minutes after the refusal and be refused again. Wait 24 h from the refusal.
+        reset = datetime.now(UTC) + UPLOAD_LIMIT_WAIT
         return QuotaExceeded(
-            f"YouTube refused the upload: the channel reached its upload limit; retrying after "
-            f"{reset:%Y-%m-%d %H:%M} UTC", reset_at=reset, details=details,
-            hint="YouTube caps uploads per channel per day; the job waits and retries after the reset.")
+            f"YouTube refused the upload: the channel reached its upload limit for a rolling 24 hours; "
+            f"retrying after {reset:%Y-%m-%d %H:%M} UTC", reset_at=reset, details=details,
+            hint="YouTube caps how many videos a channel may upload in 24 hours (website, apps and API "
+                 "together); the job waits 24 hours from the refusal, then retries.")
     if reason in RATE_REASONS or status == 429:
         return TransientError(f"YouTube is rate limiting {what}", code=ErrorCode.API_RATE_LIMIT,
                               retry_after=60, details=details)

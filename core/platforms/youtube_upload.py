@@ -4,7 +4,9 @@ The session URI is created first and handed to ``save_state`` before any byte is
 ``resume`` asks the server how far it got (``Content-Range: bytes */N``): a 200 means the
 upload had finished (the video id comes back, nothing is sent again), a 308 continues from
 the stored offset, a 404 means the session expired, and then the channel's newest uploads
-are searched for the video before a new upload starts.
+are searched for the video before a new upload starts: the RSS feed first (0 units), then
+the uploads playlist (``playlistItems.list``, 1 unit), because the feed can be down and
+lists public videos only, while an API upload is often private (or locked to private).
 """
 
 from __future__ import annotations
@@ -246,19 +248,36 @@ class YouTubeDestination:
             return resp.status, dict(resp), None
         raise HttpError(resp, content, uri=session_uri)
 
-    async def _find_uploaded(self, state: Mapping[str, Any], request: UploadRequest) -> UploadResult | None:
-        """The channel's newest uploads (RSS, 0 units) checked for this title since the session began."""
-        started = state.get("started_at")
-        since = datetime.fromisoformat(started) - timedelta(minutes=5) if started else None
-        title = state.get("title") or self._body(request)["snippet"]["title"]
-        try:
-            entries = await self.source.feed()
-        except ForwarderError:
-            return None
+    def _match(self, entries: list[dict[str, Any]], title: str,
+               since: datetime | None) -> UploadResult | None:
+        """The entry with this title published since ``since`` (how the feed check always matched)."""
         for entry in entries:
             if entry["title"] == title and (since is None or (entry["published"] or since) >= since):
                 return UploadResult(post_id=entry["id"], url=self._url(entry["id"]), already_published=True)
         return None
+
+    async def _find_uploaded(self, state: Mapping[str, Any], request: UploadRequest) -> UploadResult | None:
+        """The channel's uploads since the session began, searched for this title: the RSS feed
+        (0 units), then the uploads playlist (1 unit, plus 1 for channels.list the first time).
+
+        The feed is public: it can be down, and it leaves out private videos, which is what an
+        unaudited project's uploads are. The uploads playlist lists every upload of the channel
+        ("YouTube also uses a playlist to identify a channel's list of uploaded videos, with each
+        playlistItem in that list representing one uploaded video",
+        https://developers.google.com/youtube/v3/docs/playlistItems), private ones included for
+        the owner's token. If the playlist cannot be read the error propagates: the job retries
+        later instead of risking a second copy of the video.
+        """
+        started = state.get("started_at")
+        since = datetime.fromisoformat(started) - timedelta(minutes=5) if started else None
+        title = state.get("title") or self._body(request)["snippet"]["title"]
+        try:
+            found = self._match(await self.source.feed(), title, since)
+        except ForwarderError:
+            found = None  # the feed is down: the playlist decides
+        if found is not None:
+            return found
+        return self._match(await self.source.recent_uploads(since), title, since)
 
     async def verify(self, post_id: str, request: UploadRequest | None = None) -> VerifyResult:
         """Upload, processing and privacy status (1 unit); flags a forced-private upload."""

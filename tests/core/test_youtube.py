@@ -239,8 +239,9 @@ async def test_download_of_a_removed_video_is_not_found(yt: FakeYouTube, tmp_pat
 
 def request_for(path: Path, **kwargs: Any) -> UploadRequest:
     kwargs.setdefault("title", "My <Short>")
+    kwargs.setdefault("privacy", Privacy.UNLISTED)
     return UploadRequest(video_path=path, description="desc", tags=("Shorts", "fun"),
-                         privacy=Privacy.UNLISTED, notify_subscribers=False, **kwargs)
+                         notify_subscribers=False, **kwargs)
 
 
 async def test_upload_checkpoints_the_session_before_any_byte(yt: FakeYouTube, big_file: Path) -> None:
@@ -316,10 +317,68 @@ async def test_quota_exceeded_over_the_wire(yt: FakeYouTube, big_file: Path) -> 
     assert info.value.reset_at == next_reset()
     assert info.value.reset_at.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles")).hour == 0
 
-    yt.fail_next("/upload/youtube/v3/videos", 403, "uploadLimitExceeded")
+    yt.fail_next("/upload/youtube/v3/videos", 400, "uploadLimitExceeded")
     with pytest.raises(QuotaExceeded) as limit:
         await destination(yt).upload(request_for(big_file), saved)
     assert limit.value.details["reason"] == "uploadLimitExceeded" and "upload limit" in limit.value.message
+
+
+async def test_upload_limit_waits_24_hours_from_the_refusal_not_until_pacific_midnight(
+        yt: FakeYouTube, big_file: Path) -> None:
+    # https://developers.google.com/youtube/v3/docs/videos/insert#errors: badRequest (400)
+    # uploadLimitExceeded; YouTube: a channel's cap over a 24-hour period, "try again in 24 hours".
+    yt.fail_next("/upload/youtube/v3/videos", 400, "uploadLimitExceeded")
+    before = datetime.now(UTC)
+    with pytest.raises(QuotaExceeded) as limit:
+        await destination(yt).upload(request_for(big_file), Saved(yt))
+    after = datetime.now(UTC)
+    assert limit.value.details["status"] == 400
+    assert before + timedelta(hours=24) <= limit.value.reset_at <= after + timedelta(hours=24)
+    assert limit.value.reset_at > next_reset()  # Pacific midnight is always less than 24 h away
+    assert yt.uploaded() == []
+
+
+def test_the_fake_answers_documented_reasons_in_googles_shape(yt: FakeYouTube) -> None:
+    with pytest.raises(ValueError, match="Google answers uploadLimitExceeded with 400, not 403"):
+        yt.fail_next("/upload/youtube/v3/videos", 403, "uploadLimitExceeded")
+
+
+async def test_expired_session_with_the_feed_down_finds_the_upload_in_the_playlist(
+        yt: FakeYouTube, big_file: Path) -> None:
+    saved = Saved(yt)
+    first = await destination(yt).upload(request_for(big_file), saved)
+    yt.sessions.clear()  # Google forgot the session (404 on the status query)
+    yt.rss_status = 503
+    again = await destination(yt).resume(saved.states[0], request_for(big_file), saved)
+    assert again.already_published and again.post_id == first.post_id
+    assert len([v for v in yt.videos if v.content]) == 1 and len(saved.states) == 1
+    assert ("playlistItems.list", 1) in yt.unit_log
+
+
+async def test_expired_session_of_a_private_upload_is_found_in_the_playlist_not_the_feed(
+        yt: FakeYouTube, big_file: Path) -> None:
+    # An unaudited project's uploads are private, and the public feed leaves private videos out.
+    saved = Saved(yt)
+    first = await destination(yt).upload(request_for(big_file, privacy=Privacy.PRIVATE), saved)
+    yt.sessions.clear()
+    rss_before = yt.rss_fetches
+    again = await destination(yt).resume(saved.states[0], request_for(big_file, privacy=Privacy.PRIVATE),
+                                         saved)
+    assert yt.rss_fetches == rss_before + 1  # the free feed was asked first
+    assert again.already_published and again.post_id == first.post_id
+    assert len([v for v in yt.videos if v.content]) == 1
+
+
+async def test_expired_session_with_no_way_to_check_uploads_nothing_twice(yt: FakeYouTube,
+                                                                          big_file: Path) -> None:
+    saved = Saved(yt)
+    await destination(yt).upload(request_for(big_file), saved)
+    yt.sessions.clear()
+    yt.rss_status = 503
+    yt.fail_next("/youtube/v3/playlistItems", 500)
+    with pytest.raises(TransientError):
+        await destination(yt).resume(saved.states[0], request_for(big_file), saved)
+    assert len([v for v in yt.videos if v.content]) == 1 and len(saved.states) == 1
 
 
 @pytest.mark.parametrize(("status", "reason", "code"), [

@@ -96,6 +96,21 @@ class UploadSession:
     chunks: int = 0
 
 
+# Reasons a test may inject, in the shape Google answers them (status, domain, message):
+# * quotaExceeded: https://developers.google.com/youtube/v3/docs/errors ("quotaExceeded (403)")
+#   and the wire body quoted in ShareX/ShareX#5907 (domain youtube.quota, this message);
+# * uploadLimitExceeded: https://developers.google.com/youtube/v3/docs/videos/insert#errors
+#   ("badRequest (400) uploadLimitExceeded: The user has exceeded the number of videos they may
+#   upload."), the wire body quoted in tokland/youtube-upload#188 (code 400, domain
+#   youtube.video); YouTube's announcement: "try again in 24 hours" (quoted in GNOME/shotwell#5019).
+DOCUMENTED_REASONS: dict[str, tuple[int, str, str]] = {
+    "quotaExceeded": (403, "youtube.quota",
+                      "The request cannot be completed because you have exceeded your quota."),
+    "uploadLimitExceeded": (400, "youtube.video",
+                            "The user has exceeded the number of videos they may upload."),
+}
+
+
 def _google_error(status: int, reason: str, message: str, domain: str = "youtube.api") -> web.Response:
     body = {"error": {"code": status, "message": message,
                       "errors": [{"message": message, "domain": domain, "reason": reason}]}}
@@ -125,6 +140,8 @@ class FakeYouTube:
     """Seconds each upload PUT waits before it is stored (time to kill a worker mid-upload)."""
     rss_fetches: int = 0
     media_fetches: int = 0
+    media_cookies: list[str] = field(default_factory=list)
+    """The Cookie header of each watch/shorts page request (what yt-dlp sent)."""
     faults: RandomFaults | None = None
     """Random 5xx answers and timeouts (off by default)."""
     _faults: list[tuple[str, int, str]] = field(default_factory=list)
@@ -150,7 +167,13 @@ class FakeYouTube:
         return [v for v in self.videos if v.id in done]
 
     def fail_next(self, path_fragment: str, status: int, reason: str = "backendError") -> None:
-        """Answer the next request whose path contains ``path_fragment`` with an error."""
+        """Answer the next request whose path contains ``path_fragment`` with an error.
+
+        A reason in ``DOCUMENTED_REASONS`` is answered exactly as Google does; asking for it
+        with another status is a mistake in the test (it would teach the adapter a wrong shape).
+        """
+        if reason in DOCUMENTED_REASONS and DOCUMENTED_REASONS[reason][0] != status:
+            raise ValueError(f"Google answers {reason} with {DOCUMENTED_REASONS[reason][0]}, not {status}")
         self._faults.append((path_fragment, status, reason))
 
     def break_upload_after(self, chunks: int | None) -> None:
@@ -205,9 +228,9 @@ class FakeYouTube:
                 del self._faults[i]
                 if request.can_read_body:
                     await request.read()
-                if reason == "quotaExceeded":
-                    return _google_error(403, reason, "The request cannot be completed because you "
-                                         "have exceeded your quota.", "youtube.quota")
+                if reason in DOCUMENTED_REASONS:
+                    code, domain, message = DOCUMENTED_REASONS[reason]
+                    return _google_error(code, reason, message, domain)
                 return _google_error(status, reason, f"injected {status} {reason}")
         if self.faults is not None:
             return await self.faults.serve(request, lambda r: self._authorized(r, handler), _backend_error)
@@ -247,6 +270,11 @@ class FakeYouTube:
                       key=lambda v: v.published_at, reverse=True)
 
     async def _playlist_items(self, request: web.Request) -> web.Response:
+        # The uploads playlist lists every upload of the channel, "each playlistItem in that list
+        # representing one uploaded video" (https://developers.google.com/youtube/v3/docs/playlistItems),
+        # private ones included for the owner's token (this fake only serves the owner).
+        # snippet.publishedAt is "the date and time that the item was added to the playlist", i.e.
+        # the upload; contentDetails.videoPublishedAt the video's publication (same page).
         self._charge("playlistItems.list")
         if request.query.get("playlistId") != self.uploads_playlist:
             return _google_error(404, "playlistNotFound", "The playlist cannot be found.")
@@ -349,7 +377,11 @@ class FakeYouTube:
         if request.query.get("channel_id") != self.channel_id:
             return web.Response(status=404, text="not found")
         entries = []
-        for v in self._newest_first()[:15]:
+        # The feed is fetched without a token, so it shows what any viewer sees: no private videos
+        # (the issue 16 brief and shared/STACK_NOTES.md, re-checked 2026-12-03: "private uploads are
+        # missing from it"); ~15 newest entries (STACK_NOTES, "Platform facts"). Unlisted videos are
+        # left in: no source at hand says either way.
+        for v in [v for v in self._newest_first() if v.privacy != "private"][:15]:
             link = (f"{self.base_url}/shorts/{v.id}" if v.rss_shorts_link
                     else f"{self.base_url}/watch?v={v.id}")
             entries.append(f"""
@@ -383,6 +415,7 @@ class FakeYouTube:
 
     async def _media(self, request: web.Request) -> web.Response:
         vid = request.match_info.get("id") or request.query.get("v", "")
+        self.media_cookies.append(request.headers.get("Cookie", ""))
         video = next((v for v in self.videos if v.id == vid), None)
         if video is None or not video.content:
             return web.Response(status=404, text="This video is unavailable")
