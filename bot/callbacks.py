@@ -118,6 +118,10 @@ class AccAction(StrEnum):
     CODE = "cd"
     DELETE = "de"
     DELETE_YES = "dy"
+    GRAPH_FACEBOOK = "gf"  # add a Graph account: Instagram API with Facebook Login
+    GRAPH_INSTAGRAM = "gi"  # ... with Instagram Login
+    UPDATE = "up"  # give an existing account new credentials
+    COOKIES = "ck"  # a YouTube account's cookies.txt for downloads
 
 
 class AccCB(CallbackData, prefix="a2"):

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from core.models import Account, Connection, Job, LogEntry, Notification, Proxy
+from core.models import Account, AuthMethod, Connection, Job, LogEntry, Notification, Platform, Proxy
 
 
 def _v(value: Any) -> str:
@@ -73,6 +73,13 @@ def account(a: Account, token: dict[str, Any] | None = None) -> dict[str, Any]:
         "last_verified_at": iso(a.last_verified_at),
         "created_at": iso(a.created_at),
     }
+    creds = a.credentials or {}
+    if a.auth_method == AuthMethod.GRAPH_API:
+        from core.platforms.instagram_graph import login_type
+
+        out["login_type"] = login_type(creds)  # which of Meta's APIs; never the token itself
+    if a.platform == Platform.YOUTUBE:
+        out["has_cookies"] = bool(creds.get("cookies_txt"))
     if token is not None:
         out["token_status"] = {k: v for k, v in token.items() if k not in ("account_id", "alias", "platform")}
     return out

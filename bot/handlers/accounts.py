@@ -1,5 +1,6 @@
-"""Accounts: list, card with token status, add (Instagram private API, Graph API, YouTube with
-client_secret.json and OAuth), refresh, re-authorize, CAPTCHA actions, delete.
+"""Accounts: list, card with token status, add (Instagram private API, Graph API with Facebook Login
+or Instagram Login, YouTube with client_secret.json and OAuth), new credentials for an existing
+account (token, password or session, cookies.txt), refresh, re-authorize, CAPTCHA actions, delete.
 
 Messages that carry a password, a token or an authorization code are deleted once read.
 """
@@ -23,6 +24,8 @@ from bot.views import e, menu_button
 from core.bootstrap import Services
 from core.errors import AuthError, InvalidInput
 from core.models import Account, AccountStatus, AuthMethod, Platform
+from core.platforms.instagram_graph import FACEBOOK_LOGIN, INSTAGRAM_LOGIN, login_type
+from core.services.accounts import LOGIN_NAMES, CredentialsReplaced
 
 STATUS_ICON = {AccountStatus.ACTIVE: "🟢", AccountStatus.EXPIRY_WARNING: "🟡",
                AccountStatus.TOKEN_EXPIRED: "🔴", AccountStatus.REQUIRES_REAUTH: "🔴",
@@ -41,10 +44,23 @@ class AddAccount(StatesGroup):
     password = State()
     two_factor = State()
     token = State()
+    graph_login = State()
     graph_id = State()
+    graph_app_id = State()
+    graph_app_secret = State()
     graph_expiry = State()
     client_secret = State()
     paste = State()
+
+
+class NewCredentials(StatesGroup):
+    """New credentials for an existing account, from its card."""
+
+    token = State()
+    app = State()
+    password = State()
+    two_factor = State()
+    cookies = State()
 
 
 def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
@@ -66,22 +82,31 @@ def account_list(accounts: list[Account]) -> tuple[str, InlineKeyboardMarkup]:
 
 
 def account_card(a: Account, status: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup]:
-    lines = [f"{STATUS_ICON[a.status]} <b>{e(a.alias)}</b> — {KIND[a.auth_method]}",
+    kind = KIND[a.auth_method]
+    if a.auth_method == AuthMethod.GRAPH_API:
+        kind = f"Instagram (Graph API, {LOGIN_NAMES[login_type(a.credentials or {})]})"
+    lines = [f"{STATUS_ICON[a.status]} <b>{e(a.alias)}</b> — {kind}",
              f"Account: {e(a.username or a.external_id or '—')}"
              + (f" · {e(a.profile.get('channel_title'))}" if a.profile.get("channel_title") else ""),
              f"Status: {a.status.value.replace('_', ' ')}"
              + (f" — {e(a.status_reason[:300])}" if a.status_reason else "")]
+    if a.platform == Platform.YOUTUBE:
+        lines.append("Cookies for downloads: " + ("stored" if (a.credentials or {}).get("cookies_txt")
+                                                  else "none (add them if YouTube asks to sign in)"))
     if status.get("token_expiry"):
         lines.append(f"Token expires: {status['token_expiry'][:16].replace('T', ' ')} UTC "
                      f"({status['days_left']:.1f} days)" + (" · refreshed automatically"
                                                            if status["auto_refresh"] else ""))
     rows: list[list[InlineKeyboardButton]] = []
+    if a.auth_method != AuthMethod.OAUTH:
+        rows.append([_button("🔑 Update credentials", AccAction.UPDATE, a.id)])
     if a.status is AccountStatus.CAPTCHA_DETECTED:
         rows.append([_button("✅ Mark CAPTCHA solved", AccAction.SOLVED, a.id),
                      _button("🔢 Enter security code", AccAction.CODE, a.id)])
     if a.platform == Platform.YOUTUBE:
         rows.append([_button("🔄 Refresh token", AccAction.REFRESH, a.id),
                      _button("🔐 Re-authorize", AccAction.REAUTH, a.id)])
+        rows.append([_button("🍪 Cookies for downloads", AccAction.COOKIES, a.id)])
     elif a.auth_method == AuthMethod.GRAPH_API:
         rows.append([_button("🔄 Refresh token", AccAction.REFRESH, a.id)])
     rows.append([_button("🗑 Delete", AccAction.DELETE, a.id)])
@@ -114,6 +139,26 @@ async def action(query: CallbackQuery, callback_data: AccCB, services: Services,
         await state.set_state(AddAccount.alias)
         await state.update_data(kind=act.value)
         await reply(query, "✏️ A short name for this account (as it shows in connections), or /cancel:")
+    elif act in (AccAction.GRAPH_FACEBOOK, AccAction.GRAPH_INSTAGRAM):
+        if await state.get_state() != AddAccount.graph_login.state:
+            await query.answer("That choice has expired; start again from /accounts.")
+            return
+        kind = FACEBOOK_LOGIN if act is AccAction.GRAPH_FACEBOOK else INSTAGRAM_LOGIN
+        await state.update_data(login=kind)
+        await state.set_state(AddAccount.token)
+        prefix = "EAA…" if kind == FACEBOOK_LOGIN else "IGAA…"
+        await reply(query, f"🔑 Paste the long-lived access token ({prefix}; the message is deleted once "
+                           "read):")
+    elif act is AccAction.UPDATE:
+        await _ask_new_credentials(query, state, await accounts.get(aid))
+    elif act is AccAction.COOKIES:
+        account = await accounts.get(aid)
+        await state.set_state(NewCredentials.cookies)
+        await state.update_data(account_id=aid)
+        await reply(query, f"🍪 Send the <code>cookies.txt</code> for <b>{e(account.alias)}</b> as a file "
+                           "(Netscape format, exported from a browser signed in to YouTube; deleted once "
+                           "read). yt-dlp uses it when YouTube asks to sign in. Send <code>-</code> to "
+                           "remove the stored one, or /cancel.")
     elif act is AccAction.SOLVED:
         result = await services.jobs.resolve_captcha(aid, notes="marked solved in the bot")
         account = await accounts.get(aid)
@@ -172,8 +217,14 @@ async def take_alias(message: Message, state: FSMContext, services: Services) ->
         await state.set_state(AddAccount.username)
         await message.answer("📸 The Instagram username:")
     elif kind == AccAction.ADD_GRAPH.value:
-        await state.set_state(AddAccount.token)
-        await message.answer("🔑 Paste the long-lived access token (the message is deleted once read):")
+        await state.set_state(AddAccount.graph_login)
+        await message.answer(
+            "🏢 Which of Meta's Instagram APIs does the token come from?\n"
+            "• <b>Facebook Login</b>: the account is linked to a Facebook Page; tokens start with "
+            "<code>EAA</code>; renewing needs your Meta app's id and secret.\n"
+            "• <b>Instagram Login</b>: no Page needed; tokens start with <code>IGAA</code>.",
+            reply_markup=_kb([[_button("📘 Facebook Login", AccAction.GRAPH_FACEBOOK)],
+                              [_button("📸 Instagram Login", AccAction.GRAPH_INSTAGRAM)]]))
     else:
         await state.set_state(AddAccount.client_secret)
         await message.answer("📄 Send the <code>client_secret.json</code> you downloaded from the Google "
@@ -250,9 +301,40 @@ async def take_two_factor(message: Message, state: FSMContext, services: Service
 async def take_token(message: Message, state: FSMContext) -> None:
     await state.update_data(token=(message.text or "").strip())
     await delete_quietly(message)
+    if (await state.get_data()).get("login") == INSTAGRAM_LOGIN:
+        await state.update_data(graph_id=None, graph_page=False)
+        await _ask_expiry(message, state)
+        return
     await state.set_state(AddAccount.graph_id)
     await message.answer("🆔 The Instagram user id (digits), or <code>page 123…</code> for the Facebook "
                          "page id:")
+
+
+async def _ask_expiry(message: Message, state: FSMContext) -> None:
+    await state.set_state(AddAccount.graph_expiry)
+    await message.answer("📅 When does the token expire? <code>YYYY-MM-DD</code> (long-lived tokens last 60 "
+                         "days), or <code>-</code> if you do not know:")
+
+
+async def take_graph_app_id(message: Message, state: FSMContext) -> None:
+    value = (message.text or "").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 32):
+        await message.answer("❌ The App ID is digits only (Meta app dashboard → App settings → Basic). "
+                             "Send it again, or /cancel.")
+        return
+    await state.update_data(app_id=value)
+    await state.set_state(AddAccount.graph_app_secret)
+    await message.answer("🔑 The App secret from the same page (the message is deleted once read):")
+
+
+async def take_graph_app_secret(message: Message, state: FSMContext) -> None:
+    secret = (message.text or "").strip()
+    await delete_quietly(message)
+    if not secret or len(secret) > 128 or any(c.isspace() for c in secret):
+        await message.answer("❌ Paste the App secret (one word, no spaces), or /cancel.")
+        return
+    await state.update_data(app_secret=secret)
+    await _ask_expiry(message, state)
 
 
 async def take_graph_id(message: Message, state: FSMContext) -> None:
@@ -263,9 +345,9 @@ async def take_graph_id(message: Message, state: FSMContext) -> None:
         await message.answer("❌ An id is digits only. Send it again, or /cancel.")
         return
     await state.update_data(graph_id=value, graph_page=page)
-    await state.set_state(AddAccount.graph_expiry)
-    await message.answer("📅 When does the token expire? <code>YYYY-MM-DD</code> (long-lived tokens last 60 "
-                         "days), or <code>-</code> if you do not know:")
+    await state.set_state(AddAccount.graph_app_id)
+    await message.answer("🧩 Facebook Login tokens are renewed with your Meta app's credentials. The "
+                         "<b>App ID</b> (Meta app dashboard → App settings → Basic):")
 
 
 async def take_graph_expiry(message: Message, state: FSMContext, services: Services) -> None:
@@ -281,14 +363,19 @@ async def take_graph_expiry(message: Message, state: FSMContext, services: Servi
     value, page = data["graph_id"], data["graph_page"]
     try:
         account = await services.accounts.add_instagram_graph(
-            data["alias"], data["token"], ig_user_id=None if page else value, page_id=value if page else None,
-            token_expiry=expiry)
+            data["alias"], data["token"], login_type=data.get("login"), ig_user_id=None if page else value,
+            page_id=value if page else None, token_expiry=expiry, app_id=data.get("app_id"),
+            app_secret=data.get("app_secret"))
     except InvalidInput as exc:
+        await state.clear()
         reason = html.escape("; ".join(exc.fields.values()), quote=False)
-        await message.answer(f"❌ {reason}\nSend the id again, or /cancel.")
+        await message.answer(f"❌ {reason}\nNothing was saved.",
+                             reply_markup=_kb([[_button("➕ Add account", AccAction.ADD)]]))
         return
     await state.clear()
-    await message.answer(f"✅ Added <b>{e(account.alias)}</b> (@{e(account.username)}). The token works.")
+    login = LOGIN_NAMES[account.credentials["login_type"]]
+    await message.answer(f"✅ Added <b>{e(account.alias)}</b> (@{e(account.username)}) with {login}. "
+                         "The token works.")
 
 
 async def take_client_secret(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -324,6 +411,155 @@ async def take_paste(message: Message, state: FSMContext, services: Services) ->
     await message.answer(f"✅ YouTube connected: <b>{e(title)}</b> ({e(account.external_id)}).")
 
 
+# ---- new credentials for an existing account -------------------------------------------------
+
+async def _ask_new_credentials(query: CallbackQuery, state: FSMContext, account: Account) -> None:
+    await state.update_data(account_id=account.id)
+    if account.auth_method == AuthMethod.GRAPH_API:
+        await state.set_state(NewCredentials.token)
+        kind = login_type(account.credentials or {})
+        prefix = "EAA…" if kind == FACEBOOK_LOGIN else "IGAA…"
+        await reply(query, f"🔑 Paste the new long-lived access token for <b>{e(account.alias)}</b> "
+                           f"({LOGIN_NAMES[kind]}, {prefix}; deleted once read). It is checked with "
+                           "Instagram before it replaces the old one. /cancel keeps the old one.")
+    else:
+        await state.set_state(NewCredentials.password)
+        await reply(query, f"🔒 Send the new Instagram password for <b>{e(account.alias)}</b> (deleted once "
+                           "read), or a saved instagrapi session as a <code>.json</code> file. It is logged "
+                           "in before it replaces the old one. /cancel keeps the old one.")
+
+
+def _replaced_text(result: CredentialsReplaced) -> tuple[str, InlineKeyboardMarkup]:
+    a = result.account
+    done = (f"▶️ Resumed: {e(', '.join(result.resumed))}." if result.resumed
+            else "No connection was waiting for this account.")
+    return (f"✅ New credentials for <b>{e(a.alias)}</b> checked and saved; the account is active.\n{done}",
+            _kb([[_button("👤 Open the account", AccAction.OPEN, a.id)]]))
+
+
+async def _new_account_id(state: FSMContext) -> int:
+    return int((await state.get_data())["account_id"])
+
+
+async def take_new_token(message: Message, state: FSMContext, services: Services) -> None:
+    token = (message.text or "").strip()
+    await delete_quietly(message)
+    account = await services.accounts.get(await _new_account_id(state))
+    creds = account.credentials or {}
+    if login_type({"access_token": token, **{k: v for k, v in creds.items() if k == "login_type"}}) \
+            == FACEBOOK_LOGIN and not (creds.get("app_id") and creds.get("app_secret")):
+        await state.update_data(token=token)
+        await state.set_state(NewCredentials.app)
+        await message.answer("🧩 No Meta app credentials are stored, and a Facebook Login token is renewed "
+                             "only with them. Send <code>APP_ID:APP_SECRET</code> (deleted once read):")
+        return
+    await _replace_graph(message, state, services, token, None, None)
+
+
+async def take_new_app(message: Message, state: FSMContext, services: Services) -> None:
+    text = (message.text or "").strip()
+    await delete_quietly(message)
+    app_id, _, secret = text.partition(":")
+    if not (app_id.isascii() and app_id.isdigit() and secret.strip()):
+        await message.answer("❌ Send <code>APP_ID:APP_SECRET</code> (digits, a colon, the secret), "
+                             "or /cancel.")
+        return
+    await _replace_graph(message, state, services, str((await state.get_data())["token"]), app_id,
+                         secret.strip())
+
+
+async def _replace_graph(message: Message, state: FSMContext, services: Services, token: str,
+                         app_id: str | None, app_secret: str | None) -> None:
+    await message.answer("⏳ Checking the token with Instagram…")
+    try:
+        result = await services.accounts.replace_instagram_graph(
+            await _new_account_id(state), token, app_id=app_id, app_secret=app_secret)
+    except InvalidInput as exc:
+        await state.set_state(NewCredentials.token)
+        await message.answer("❌ " + e("; ".join(exc.fields.values())) + "\nPaste a token again, or /cancel.")
+        return
+    except AuthError as exc:
+        await state.set_state(NewCredentials.token)
+        await message.answer(f"❌ Instagram refused the token: {e(exc.message)}\nPaste another one, or "
+                             "/cancel to keep the old one.")
+        return
+    await state.clear()
+    text, markup = _replaced_text(result)
+    await message.answer(text, reply_markup=markup)
+
+
+async def _replace_private(message: Message, state: FSMContext, services: Services, *,
+                           password: str | None = None, code: str | None = None,
+                           session: str | None = None) -> None:
+    await message.answer("⏳ Logging in to Instagram…")
+    try:
+        result = await services.accounts.replace_instagram_private(
+            await _new_account_id(state), password=password, verification_code=code, session_json=session)
+    except InvalidInput as exc:
+        await message.answer("❌ " + e("; ".join(exc.fields.values())) + "\nSend it again, or /cancel.")
+        return
+    except AuthError as exc:
+        if exc.details.get("two_factor") or "two-factor" in exc.message.lower() and not code:
+            await state.update_data(password=password)
+            await state.set_state(NewCredentials.two_factor)
+            await message.answer("🔢 Instagram asks for the two-factor code (from the app or SMS):")
+            return
+        await state.set_state(NewCredentials.password)
+        await message.answer(f"❌ Instagram refused: {e(exc.message)}\nSend the password again, or /cancel "
+                             "to keep the old credentials.")
+        return
+    await state.clear()
+    text, markup = _replaced_text(result)
+    await message.answer(text, reply_markup=markup)
+
+
+async def take_new_password(message: Message, state: FSMContext, services: Services) -> None:
+    password = message.text or ""
+    await delete_quietly(message)
+    await _replace_private(message, state, services, password=password)
+
+
+async def take_new_session(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    if message.document is None or (message.document.file_size or 0) > 512 * 1024:
+        await message.answer("❌ Send the password as text, or the session as a .json file (at most 512 KB).")
+        return
+    buffer = await bot.download(message.document)
+    session = (buffer.read() if buffer else b"").decode("utf-8", "replace")
+    await delete_quietly(message)
+    await _replace_private(message, state, services, session=session)
+
+
+async def take_new_two_factor(message: Message, state: FSMContext, services: Services) -> None:
+    code = (message.text or "").strip()
+    await delete_quietly(message)
+    password = (await state.get_data()).get("password")
+    await _replace_private(message, state, services, password=password, code=code)
+
+
+async def take_cookies(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    account_id = await _new_account_id(state)
+    if message.text and message.text.strip() == "-":
+        await services.accounts.set_youtube_cookies(account_id, None)
+        await state.clear()
+        await message.answer("🍪 The stored cookies were removed.",
+                             reply_markup=_kb([[_button("👤 Open the account", AccAction.OPEN, account_id)]]))
+        return
+    if message.document is None or (message.document.file_size or 0) > 1024 * 1024:
+        await message.answer("❌ Send the cookies.txt as a file (at most 1 MB), - to remove, or /cancel.")
+        return
+    buffer = await bot.download(message.document)
+    data = buffer.read() if buffer else b""
+    await delete_quietly(message)
+    try:
+        await services.accounts.set_youtube_cookies(account_id, data)
+    except InvalidInput as exc:
+        await message.answer("❌ " + e("; ".join(exc.fields.values())) + "\nSend the file again, or /cancel.")
+        return
+    await state.clear()
+    await message.answer("🍪 Cookies saved (encrypted); downloads from YouTube use them from now on.",
+                         reply_markup=_kb([[_button("👤 Open the account", AccAction.OPEN, account_id)]]))
+
+
 def create_router() -> Router:
     """A fresh router for the accounts area and its dialog."""
     router = Router(name="accounts")
@@ -341,4 +577,12 @@ def create_router() -> Router:
     router.message.register(take_graph_expiry, StateFilter(AddAccount.graph_expiry), text)
     router.message.register(take_client_secret, StateFilter(AddAccount.client_secret))
     router.message.register(take_paste, StateFilter(AddAccount.paste), text)
+    router.message.register(take_graph_app_id, StateFilter(AddAccount.graph_app_id), text)
+    router.message.register(take_graph_app_secret, StateFilter(AddAccount.graph_app_secret), text)
+    router.message.register(take_new_token, StateFilter(NewCredentials.token), text)
+    router.message.register(take_new_app, StateFilter(NewCredentials.app), text)
+    router.message.register(take_new_password, StateFilter(NewCredentials.password), text)
+    router.message.register(take_new_session, StateFilter(NewCredentials.password), F.document)
+    router.message.register(take_new_two_factor, StateFilter(NewCredentials.two_factor), text)
+    router.message.register(take_cookies, StateFilter(NewCredentials.cookies))
     return router

@@ -79,6 +79,39 @@ async def account_needs_attention(account: Account, code: ErrorCode, message: st
     return paused
 
 
+async def other_account_blocked(connection: Connection, healthy: int) -> bool:
+    """Whether the connection's other account (not ``healthy``) still keeps it paused."""
+    ids = {connection.source_account_id, connection.destination_account_id} - {healthy}  # type: ignore[attr-defined]
+    return await Account.filter(id__in=ids).exclude(
+        status__in=(AccountStatus.ACTIVE, AccountStatus.EXPIRY_WARNING)).exists()
+
+
+async def resume_connections(account: Account) -> list[Connection]:
+    """Resume the connections paused because of ``account`` (their pause reason names it) once it is
+    healthy again, unless their other account still blocks them; return the resumed ones.
+
+    A connection the admin paused, or one paused for a proxy, stays paused. Each resume is conditional
+    on the row still being paused, so two callers at once resume a connection once.
+    """
+    resumed: list[Connection] = []
+    prefix = f"{account.alias}: "
+    for connection in await Connection.filter(uses(account.id), status=ConnectionStatus.PAUSED):
+        if not (connection.pause_reason or "").startswith(prefix):
+            continue
+        if await other_account_blocked(connection, account.id):
+            continue
+        changed = await Connection.filter(id=connection.id, status=ConnectionStatus.PAUSED).update(
+            status=ConnectionStatus.ACTIVE, pause_reason=None)
+        if changed:
+            resumed.append(connection)
+    if resumed:
+        await LogEntry.create(level=LogLevel.INFO, account=account,
+                              message=f"Account {account.alias} is healthy again: resumed "
+                                      + ", ".join(c.name for c in resumed),
+                              details={"resumed_connections": [c.id for c in resumed]})
+    return resumed
+
+
 async def pause_connection(connection: Connection, reason: str) -> None:
     """Pause one connection with the reason."""
     await Connection.filter(id=connection.id, status=ConnectionStatus.ACTIVE).update(

@@ -25,7 +25,7 @@ from core.models import (
     PostOutcome,
     SourcePost,
 )
-from core.pipeline.effects import uses
+from core.pipeline.effects import other_account_blocked, uses
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING, JobStatus.CAPTCHA_PENDING)
 
@@ -161,7 +161,7 @@ class JobService:
             if resume_connections:
                 paused = await Connection.filter(uses(account.id), status=ConnectionStatus.PAUSED)
                 for connection in paused:
-                    if await _other_account_blocked(connection, account.id):
+                    if await other_account_blocked(connection, account.id):
                         continue
                     await Connection.filter(id=connection.id).update(status=ConnectionStatus.ACTIVE,
                                                                      pause_reason=None)
@@ -206,14 +206,6 @@ class JobService:
                                      "solve the challenge in the app, then mark it solved")
             await submit(code)
         return await self.resolve_captcha(account_id, notes="security code accepted")
-
-
-async def _other_account_blocked(connection: Connection, resolved: int) -> bool:
-    ids: tuple[int, int] = (connection.source_account_id,  # type: ignore[attr-defined]
-                            connection.destination_account_id)  # type: ignore[attr-defined]
-    other = ids[1] if ids[0] == resolved else ids[0]
-    account = await Account.get(id=other)
-    return account.status not in (AccountStatus.ACTIVE, AccountStatus.EXPIRY_WARNING)
 
 
 def _reusable(checkpoint: dict[str, Any] | None) -> dict[str, Any]:

@@ -107,7 +107,7 @@ class MonitorService:
                 report.paused += paused
                 await self._alert(AlertKind.TOKEN_EXPIRED, account=account.alias, account_id=account.id,
                                   token_type=_token_type(account), status="EXPIRED", expires=expiry,
-                                  action=f"Accounts -> {account.alias} -> Update token",
+                                  action=f"Accounts -> {account.alias} -> Update credentials",
                                   affected=await _names(paused))
             elif expiry - now <= timedelta(days=account.alert_before_days) and expiry > now \
                     and account.status is AccountStatus.ACTIVE:

@@ -89,12 +89,20 @@ async def test_graph_dialog_refuses_bad_ids_dates_and_a_dead_token(harness: BotH
                                                                     fakes: dict[str, Any]) -> None:
     h, graph = harness, fakes["graph"]
     await begin(h, AccAction.ADD_GRAPH)
-    await say(h, "biz", "Paste the long-lived access token")
+    choice = await say(h, "biz", "Which of Meta's Instagram APIs")
+    await tap(h, choice, AccCB(action=AccAction.GRAPH_FACEBOOK).pack(), "Paste the long-lived access token")
     await say(h, "EAAG-not-a-token-" + MARKUP, "The Instagram user id")
     for bad in ("12ab", "page abc", "٣٤٥٦", "-5", LONG, MARKUP, "page"):
         got = await say(h, bad, "❌ An id is digits only. Send it again, or /cancel.")
         check_message(got["text"])
-    await say(h, graph.ig_user_id, "When does the token expire?")
+    await say(h, graph.ig_user_id, "App ID")
+    for bad in ("12ab", "٣٤٥٦", LONG, MARKUP):
+        got = await say(h, bad, "The App ID is digits only")
+        check_message(got["text"])
+    await say(h, graph.app_id, "App secret")
+    got = await say(h, "two words", "Paste the App secret")
+    check_message(got["text"])
+    await say(h, graph.app_secret, "When does the token expire?")
     for bad in ("2031-02-30", "31/01/2031", "next month", LONG, EMOJI):
         await say(h, bad, "❌ Send the date as YYYY-MM-DD, or - to skip.")
     refused = await say(h, "2031-01-31", "❌")  # the token does not work: told, not stored

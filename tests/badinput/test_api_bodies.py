@@ -65,7 +65,8 @@ async def dead_api(runtime: Runtime) -> AsyncIterator[tuple[Api, dict[str, int]]
     settings = runtime.settings.model_copy(update={
         "telegram_api_base": DEAD, "youtube_api_base": DEAD + "/", "google_auth_uri": DEAD + "/a",
         "google_token_uri": DEAD + "/t", "youtube_web_base": DEAD, "instagram_api_base": DEAD,
-        "graph_api_base": DEAD, "graph_upload_base": DEAD, "instagram_graph_api_base": DEAD, "proxy_check_urls": [DEAD],
+        "graph_api_base": DEAD, "graph_upload_base": DEAD, "instagram_graph_api_base": DEAD,
+        "proxy_check_urls": [DEAD],
         "public_base_url": "https://forwarder.example"})
     services = build_services(settings, runtime.keyring, runtime.redis, ArqQueue(runtime.redis))
     dead = dataclasses.replace(runtime, settings=settings, services=services)

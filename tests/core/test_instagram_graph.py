@@ -134,7 +134,8 @@ async def test_identify_resolves_the_page_and_stores_the_account(make: MakeAdapt
                                                                  fake: FakeInstagramGraph) -> None:
     adapter = make({"access_token": fake.access_token, "page_id": fake.page_id})
     info = await adapter.identify()
-    assert info.external_id == fake.ig_user_id and info.extra == {"login_type": "facebook", "page_id": fake.page_id}
+    assert info.external_id == fake.ig_user_id
+    assert info.extra == {"login_type": "facebook", "page_id": fake.page_id}
     store = adapter.credentials
     assert isinstance(store, MemoryCredentials) and store.credentials["ig_user_id"] == fake.ig_user_id
     assert fake.seen("GET", f"/{fake.page_id}")[0].query["fields"] == "instagram_business_account"

@@ -98,7 +98,8 @@ def test_env_example_documents_every_setting_and_loads_as_the_defaults(tmp_path:
     assert not loaded.ffmpeg_binary
 
 
-def test_graph_version_is_one_setting_and_old_versioned_bases_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_graph_version_is_one_setting_and_old_versioned_bases_still_load(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRAPH_API_BASE", "https://graph.facebook.com/v21.0")
     monkeypatch.setenv("GRAPH_UPLOAD_BASE", "https://rupload.facebook.com/ig-api-upload/v21.0")
     monkeypatch.setenv("GRAPH_API_VERSION", "v25.0")

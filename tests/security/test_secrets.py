@@ -130,10 +130,13 @@ async def test_no_secret_reaches_the_logs_or_the_database(
     await _add_account(h, AccAction.ADD_IG, [*start, ("wrong-" + ig.password, "Instagram refused")])
     await _add_account(h, AccAction.ADD_IG, [*start, (ig.password, "✅ Added")])
     # A Graph account with its token.
-    await _add_account(h, AccAction.ADD_GRAPH, [("biz", "Paste the long-lived access token"),
-                                                (graph.access_token, "The Instagram user id"),
-                                                (graph.ig_user_id, "When does the token expire?"),
-                                                ("-", "✅ Added")])
+    await _add_account(h, AccAction.ADD_GRAPH, [])
+    choice = await say(h, "biz", "Which of Meta's Instagram APIs")
+    await tap(h, choice, AccCB(action=AccAction.GRAPH_FACEBOOK).pack(), "Paste the long-lived access token")
+    for text, expect in ((graph.access_token, "The Instagram user id"), (graph.ig_user_id, "App ID"),
+                         (graph.app_id, "App secret"), (graph.app_secret, "When does the token expire?"),
+                         ("-", "✅ Added")):
+        await say(h, text, expect)
     # YouTube: client_secret.json, consent, the redirected address pasted back, refreshes.
     await _add_account(h, AccAction.ADD_YT, [("tube", "client_secret.json")])
     secret_json = json.dumps({"installed": {"client_id": google.client_id,

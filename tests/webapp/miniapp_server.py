@@ -96,6 +96,9 @@ async def seed(now: datetime) -> None:
                                 status_reason="Instagram asks to confirm it's you (checkpoint)")
     brand = await Account.create(platform=Platform.INSTAGRAM, alias="brand.graph", username="brandofficial",
                                  auth_method=AuthMethod.GRAPH_API, status=AccountStatus.EXPIRY_WARNING,
+                                 credentials={"login_type": "facebook", "access_token": "EAA" + "s" * 40,
+                                              "ig_user_id": "17841400000000003", "app_id": "1",
+                                              "app_secret": "seeded-app-secret"},
                                  token_expiry=now + timedelta(days=4, hours=6))
     tube = await Account.create(platform=Platform.YOUTUBE, alias="Travel Shorts",
                                 auth_method=AuthMethod.OAUTH,

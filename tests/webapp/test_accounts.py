@@ -155,9 +155,12 @@ async def test_create_validation(api: Api) -> None:
     err = (await api.post("/api/accounts", 422, json={"type": "instagram", "alias": "x",
                                                       "auth_method": "carrier_pigeon"}))["error"]
     assert err["fields"]["auth_method"].startswith("choose one of")
-    graph = {"type": "instagram", "alias": "", "auth_method": "graph_api", "ig_user_id": "abc"}
+    graph = {"type": "instagram", "alias": "", "auth_method": "graph_api", "ig_user_id": "abc",
+             "login_type": "facebook"}
     err = (await api.post("/api/accounts", 422, json=graph))["error"]
-    assert set(err["fields"]) == {"alias", "access_token", "ig_user_id"}
+    assert set(err["fields"]) == {"alias", "access_token", "ig_user_id", "app_id"}
+    err = (await api.post("/api/accounts", 422, json={**graph, "login_type": "myspace"}))["error"]
+    assert "login_type" in err["fields"]
     err = (await api.post("/api/accounts", 422, json={"type": "instagram", "alias": "p",
                                                       "auth_method": "private_api"}))["error"]
     assert set(err["fields"]) == {"username", "password"}
@@ -195,11 +198,46 @@ async def test_instagram_graph_account_is_verified_and_refreshable(
     assert refreshed["message"] == "Token refreshed" and refreshed["days_left"] > 30
     err = (await api.post("/api/accounts", 409, json={
         "type": "instagram", "alias": "other", "auth_method": "graph_api", "ig_user_id": graph.ig_user_id,
-        "access_token": "not-a-token"}))["error"]
+        "access_token": "EAAnot-a-token", "app_id": graph.app_id, "app_secret": graph.app_secret}))["error"]
     assert err["code"] in ("invalid_credentials", "token_expired")
+
+
+async def test_instagram_login_account_then_new_credentials_through_the_api(
+        graph_api: tuple[Api, FakeInstagramGraph]) -> None:
+    api, graph = graph_api
+    made = (await api.post("/api/accounts", 201, json={
+        "type": "instagram", "alias": "ig", "auth_method": "graph_api", "login_type": "instagram",
+        "access_token": graph.ig_access_token}))["account"]
+    assert made["login_type"] == "instagram" and made["external_id"] == graph.ig_user_id
+    assert graph.ig_access_token not in json.dumps(made)
+    graph.expire_token(graph.ig_access_token)
+    err = (await api.post(f"/api/accounts/{made['id']}/credentials", 409,
+                          json={"access_token": graph.ig_access_token}))["error"]
+    assert err["code"] == "token_expired"
+    fresh = graph.new_token("instagram")
+    done = await api.post(f"/api/accounts/{made['id']}/credentials", json={"access_token": fresh})
+    assert done["account"]["status"] == "active" and done["message"].startswith("New credentials checked")
+    assert (await Account.get(id=made["id"])).credentials["access_token"] == fresh
+    err = (await api.post(f"/api/accounts/{made['id']}/credentials", 422, json={"password": "x"}))["error"]
+    assert "password" in err["fields"]
 
 
 async def test_refresh_is_refused_for_session_accounts(api: Api) -> None:
     ig, _yt = await accounts()
     err = (await api.post(f"/api/tokens/{ig.id}/refresh", 409))["error"]
     assert "nothing to refresh" in err["message"]
+
+
+async def test_youtube_cookies_through_the_api(api: Api) -> None:
+    _ig, yt = await accounts()
+    form = aiohttp.FormData()
+    form.add_field("cookies", b'{"not": "netscape"}', filename="cookies.txt")
+    err = (await api.put(f"/api/accounts/{yt.id}/cookies", 422, data=form))["error"]
+    assert "Netscape" in err["fields"]["cookies"]
+    good = b"# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t4102444800\tSID\tcookie-value\n"
+    form = aiohttp.FormData()
+    form.add_field("cookies", good, filename="cookies.txt")
+    done = await api.put(f"/api/accounts/{yt.id}/cookies", data=form)
+    assert done["account"]["has_cookies"] is True and "cookie-value" not in json.dumps(done)
+    done = await api.delete(f"/api/accounts/{yt.id}/cookies")
+    assert done["account"]["has_cookies"] is False

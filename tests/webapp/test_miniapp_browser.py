@@ -279,3 +279,37 @@ def test_a_non_admin_is_turned_away(server: dict[str, Any], browser: Any) -> Non
         assert "ADMIN_IDS" in app.page.text_content(".problem.full")
     finally:
         app.close()
+
+
+def test_graph_form_asks_which_login_and_keeps_what_was_typed(server: dict[str, Any], browser: Any) -> None:
+    app = App(browser, server)
+    try:
+        app.open("/accounts/new")
+        app.ready("[data-testid=add-account]")
+        page = app.page
+        page.click(".tabs >> text=Instagram Graph")
+        page.wait_for_selector("[name=app_secret]")  # Facebook Login: the app's id and secret are asked
+        page.fill("[name=alias]", "brand.two")
+        page.click("[data-field=login_type] >> text=Instagram Login")
+        page.wait_for_selector("[name=app_secret]", state="detached")
+        assert page.input_value("[name=alias]") == "brand.two"
+        assert "IGAA" in page.text_content(".form .hint")
+        assert not app.problems
+    finally:
+        app.close()
+
+
+def test_update_credentials_refuses_a_token_of_the_other_login_type(server: dict[str, Any],
+                                                                   browser: Any) -> None:
+    app = App(browser, server)
+    try:
+        app.open("/accounts/3")
+        app.ready("[data-testid=update-credentials]")
+        app.page.click("[data-testid=update-credentials]")
+        app.page.fill("[name=access_token]", "IGAA" + "x" * 40)
+        app.page.click("[data-testid=save-credentials]")
+        app.page.wait_for_selector(".sheet .banner-red")
+        assert "Instagram Login token" in app.page.text_content(".sheet .banner-red")
+        assert api(server, "GET", "/api/accounts/3")["account"]["status"] == "expiry_warning"  # unchanged
+    finally:
+        app.close()

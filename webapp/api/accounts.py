@@ -12,6 +12,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from core.errors import InvalidInput, NotFound
 from core.models import Account, AuthMethod, Platform
+from core.platforms.instagram_graph import LOGIN_TYPES
+from core.services.accounts import CredentialsReplaced
 from webapp import render
 from webapp.auth import admin
 from webapp.context import services
@@ -34,9 +36,12 @@ CREATE_JSON = obj({
     "username": s("private_api"), "password": s("private_api"),
     "verification_code": s("private_api: the 2FA code, when Instagram asks"),
     "session_json": s("private_api: a saved instagrapi session instead of the password"),
+    "login_type": s("graph_api: which of Meta's Instagram APIs the token is for (default: by its prefix, "
+                    "EAA… Facebook Login, IGAA… Instagram Login)", enum=["facebook", "instagram"]),
     "access_token": s("graph_api"), "ig_user_id": s("graph_api"), "facebook_page_id": s("graph_api"),
     "token_expiry": s("graph_api, ISO 8601", format="date-time"),
-    "app_id": s("graph_api, for refreshing"), "app_secret": s("graph_api, for refreshing"),
+    "app_id": s("graph_api, Facebook Login: required, for renewing the token"),
+    "app_secret": s("graph_api, Facebook Login: required, for renewing the token"),
     "credentials": obj(description="the specification's nesting: access_token, token_expiry, password"),
     "client_secret": obj(description="youtube: the client_secret.json document"),
 }, required=("type", "alias"))
@@ -106,11 +111,15 @@ async def _create_instagram(request: web.Request, data: dict[str, Any]) -> Accou
         expiry_text = f.text("token_expiry") or creds.text("token_expiry")
         ig_user_id, page_id = f.text("ig_user_id"), f.text("facebook_page_id") or f.text("page_id")
         app_id, app_secret = f.text("app_id"), f.text("app_secret")
+        login = f.text("login_type")
+        if login is not None and login not in LOGIN_TYPES:
+            f.errors["login_type"] = "choose facebook or instagram"
         expiry = _expiry(expiry_text, f.errors)
         f.errors.update(creds.errors)
         f.done()
-        return await accounts.add_instagram_graph(alias, token, ig_user_id=ig_user_id, page_id=page_id,
-                                                  token_expiry=expiry, app_id=app_id, app_secret=app_secret)
+        return await accounts.add_instagram_graph(alias, token, login_type=login, ig_user_id=ig_user_id,
+                                                  page_id=page_id, token_expiry=expiry, app_id=app_id,
+                                                  app_secret=app_secret)
     if method is AuthMethod.PRIVATE_API:
         username = f.text("username") or ""
         password = f.text("password") or creds.text("password") or ""
@@ -209,6 +218,79 @@ async def delete_account(request: web.Request) -> web.Response:
     account_id = path_id(request)
     await services(request).accounts.delete(account_id)
     return web.json_response({"status": "success", "deleted": account_id})
+
+
+CREDENTIALS_JSON = obj({
+    "access_token": s("Graph accounts: the new long-lived token"),
+    "app_id": s("Graph, Facebook Login: the Meta app's id (kept when omitted)"),
+    "app_secret": s("Graph, Facebook Login: the Meta app's secret (kept when omitted)"),
+    "token_expiry": s("Graph: ISO 8601", format="date-time"),
+    "password": s("Instagram private API: the new password"),
+    "verification_code": s("Instagram private API: the 2FA code, when Instagram asks"),
+    "session_json": s("Instagram private API: a saved instagrapi session instead of the password"),
+}, extra=False)
+REPLACED = obj({"status": s(), "message": s(), "account": ref("Account"), "connections_resumed": arr(s())})
+
+
+def _replaced(result: CredentialsReplaced, token: dict[str, Any] | None = None) -> web.Response:
+    names = ", ".join(result.resumed)
+    message = (f"New credentials checked and saved; resumed {names}" if result.resumed
+               else "New credentials checked and saved")
+    return web.json_response({"status": "success", "message": message,
+                              "account": render.account(result.account, token),
+                              "connections_resumed": result.resumed})
+
+
+@routes.post(ID + "/credentials", "Give an existing account new credentials (a Graph token, an Instagram "
+             "password or session): checked live first, then the connections it paused resume",
+             body=CREDENTIALS_JSON, response=REPLACED)
+async def replace_credentials(request: web.Request) -> web.Response:
+    svc = services(request).accounts
+    account = await svc.get(path_id(request))
+    data = await json_body(request)
+    f = Fields(data)
+    if account.auth_method is AuthMethod.GRAPH_API:
+        f.only(("access_token", "app_id", "app_secret", "token_expiry"))
+        token = f.text("access_token", required=True) or ""
+        app_id, app_secret = f.text("app_id"), f.text("app_secret")
+        expiry = _expiry(f.text("token_expiry"), f.errors)
+        f.done()
+        result = await svc.replace_instagram_graph(account.id, token, app_id=app_id, app_secret=app_secret,
+                                                   token_expiry=expiry)
+    elif account.auth_method is AuthMethod.PRIVATE_API:
+        f.only(("password", "verification_code", "session_json"))
+        password, code = f.text("password"), f.text("verification_code")
+        session = data.get("session_json")
+        if isinstance(session, dict):
+            session = json.dumps(session)
+        elif session is not None and not isinstance(session, str):
+            f.errors["session_json"] = "must be the session as a JSON object or its text"
+            session = None
+        f.done()
+        result = await svc.replace_instagram_private(account.id, password=password, verification_code=code,
+                                                     session_json=session)
+    else:
+        raise InvalidInput({"account": "a YouTube account is given new credentials by re-authorizing it "
+                                       "(POST /api/tokens/upload with its account_id)"})
+    return _replaced(result, await svc.token_status(account.id))
+
+
+@routes.put(ID + "/cookies", "Store a YouTube account's cookies.txt (multipart file 'cookies') for "
+            "downloads that need a signed-in session",
+            form=obj({"cookies": s("cookies.txt", format="binary")}), response=REPLACED)
+async def put_cookies(request: web.Request) -> web.Response:
+    _, files = await _form(request)
+    data = files.get("cookies") or files.get("file")
+    if data is None:
+        raise InvalidInput({"cookies": "attach the cookies.txt file (Netscape format) as 'cookies'"})
+    result = await services(request).accounts.set_youtube_cookies(path_id(request), data)
+    return _replaced(result)
+
+
+@routes.delete(ID + "/cookies", "Remove a YouTube account's stored cookies.txt", response=REPLACED)
+async def delete_cookies(request: web.Request) -> web.Response:
+    result = await services(request).accounts.set_youtube_cookies(path_id(request), None)
+    return _replaced(result)
 
 
 @routes.post(ID + "/captcha-resolve", "Mark a CAPTCHA solved: the account, its connections and held jobs "

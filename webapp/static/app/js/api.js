@@ -54,7 +54,7 @@ export const api = {
   post: (path, body) => request('POST', path, { body: body ?? {} }),
   put: (path, body) => request('PUT', path, { body }),
   del: (path) => request('DELETE', path),
-  upload: (path, form) => request('POST', path, { form }),
+  upload: (path, form, method = 'POST') => request(method, path, { form }),
   blob: async (path, options = {}) => (await request(options.method || 'GET', path, { ...options, raw: true })).blob(),
 };
 

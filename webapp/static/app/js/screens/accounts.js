@@ -9,6 +9,8 @@ import {
 import { attentionBanners } from './home.js';
 
 const METHOD = { private_api: 'Private API', graph_api: 'Graph API', oauth: 'OAuth' };
+const LOGIN = { facebook: 'Facebook Login', instagram: 'Instagram Login' };
+const method = (a) => (a.login_type ? `Graph API · ${LOGIN[a.login_type]}` : METHOD[a.auth_method] || a.auth_method);
 
 function expiry(a) {
   if (!a.token_expiry) return a.auth_method === 'private_api' ? 'Session (no expiry)' : 'No expiry known';
@@ -22,7 +24,7 @@ function accountCard(a) {
   return h('a', { class: 'list-item tall', href: `#/accounts/${a.id}`, 'data-account': a.id },
     h('span', { class: `avatar avatar-${a.type}` }, (a.alias || '?').slice(0, 1).toUpperCase()),
     h('div', { class: 'list-main' }, h('div', { class: 'list-title' }, a.alias),
-      h('div', { class: 'list-sub' }, `${name} · ${METHOD[a.auth_method] || a.auth_method}`),
+      h('div', { class: 'list-sub' }, `${name} · ${method(a)}`),
       h('div', { class: `list-sub${a.status === 'expiry_warning' ? ' warn' : ''}` }, a.status_reason || expiry(a))),
     badge(a.status));
 }
@@ -61,15 +63,23 @@ export async function detail(root, ctx) {
       h('div', { class: 'banners' }, attentionBanners([a], render)),
       a.status === 'captcha_detected' ? card(h('p', { class: 'hint' }, 'If Instagram sent a security code by SMS or e-mail, enter it here instead.'),
         button('Enter security code', () => securityCode(a, render), { iconName: 'key' })) : null,
-      card(h('div', { class: 'card-head' }, h('strong', null, `${platformName[a.type]} · ${METHOD[a.auth_method] || a.auth_method}`), badge(a.status)),
+      card(h('div', { class: 'card-head' }, h('strong', null, `${platformName[a.type]} · ${method(a)}`), badge(a.status)),
         a.username ? row('Username', `@${a.username}`) : null,
         a.profile.channel_title ? row('Channel', a.profile.channel_title) : null,
         row('Token', h('span', { class: token.status === 'expiry_warning' ? 'warn' : '' }, expiry(a)), null),
         a.token_expiry ? row('Expiry date', when(a.token_expiry)) : null,
         row('Auto refresh', token.auto_refresh ? 'yes' : 'no'),
         row('Warn before', `${a.alert_before_days} day${a.alert_before_days === 1 ? '' : 's'}`),
+        a.type === 'youtube' ? row('Cookies for downloads', a.has_cookies ? 'stored' : 'none') : null,
         row('Last verified', ago(a.last_verified_at))),
       h('div', { class: 'actions' },
+        a.auth_method !== 'oauth' ? button('Update credentials', () => newCredentials(a, render), { kind: 'primary', iconName: 'key', testid: 'update-credentials' }) : null,
+        a.type === 'youtube' ? button('Re-authorize', (e) => act(e.currentTarget, () => {
+          const form = new FormData();
+          form.append('account_id', String(a.id));
+          return api.upload('/api/tokens/upload', form);
+        }).then((r) => { if (r) openLink(r.authorize_url); }), { iconName: 'key' }) : null,
+        a.type === 'youtube' ? button(a.has_cookies ? 'Replace cookies' : 'Add cookies', () => cookies(a, render), { iconName: 'download', testid: 'cookies' }) : null,
         a.auth_method !== 'private_api' ? button('Refresh token', (e) => act(e.currentTarget, () => api.post(`/api/tokens/${a.id}/refresh`),
           'Token refreshed').then((r) => r && render()), { iconName: 'refresh' }) : null,
         button('Rename', () => rename(a, render), { iconName: 'edit' }),
@@ -103,6 +113,67 @@ function rename(a, refresh) {
   });
 }
 
+// New credentials for an existing account: checked by the server before they replace the old ones.
+function newCredentials(a, refresh) {
+  const graph = a.auth_method === 'graph_api';
+  return sheet('Update credentials', (body, done) => {
+    const field = (name, label, attrs = {}, hint = null) => h('label', { class: 'field', 'data-field': name },
+      h('span', { class: 'field-label' }, label), h('input', { name, type: 'text', autocomplete: 'off', ...attrs }),
+      hint ? h('span', { class: 'field-hint' }, hint) : null);
+    const fields = graph
+      ? [field('access_token', 'New access token', { type: 'password' }, a.login_type === 'instagram' ? 'IGAA…' : 'EAA…'),
+        ...(a.login_type === 'facebook' ? [field('app_id', 'App ID', { inputmode: 'numeric' }, 'Only if it changed'),
+          field('app_secret', 'App secret', { type: 'password' }, 'Only if it changed')] : [])]
+      : [field('password', 'New password', { type: 'password', autocomplete: 'new-password' }),
+        field('verification_code', 'Two-factor code', { inputmode: 'numeric' }, 'Only if Instagram asks for one')];
+    const box = h('div');
+    const value = (n) => { const el = body.querySelector(`[name="${n}"]`); return el && el.value.trim() ? el.value.trim() : undefined; };
+    const send = async (e) => {
+      const btn = e.currentTarget;
+      btn.disabled = true;
+      try {
+        const data = graph ? { access_token: value('access_token') || '', app_id: value('app_id'), app_secret: value('app_secret') }
+          : { password: value('password'), verification_code: value('verification_code') };
+        const result = await api.post(`/api/accounts/${a.id}/credentials`, data);
+        toast(result.message);
+        done(true);
+        refresh();
+      } catch (err) {
+        clear(box, h('div', { class: 'banner banner-red', role: 'alert' }, icon('alert'),
+          h('div', { class: 'banner-text' }, h('strong', null, 'Not changed'), h('span', null, err.full || err.message))));
+      } finally {
+        btn.disabled = false;
+      }
+    };
+    body.append(h('p', { class: 'hint' }, `Checked with Instagram before it replaces what ${a.alias} uses now; paused connections resume.`),
+      ...fields, box,
+      h('div', { class: 'sheet-actions' }, button('Cancel', () => done(null)), button('Check and save', send, { kind: 'primary', testid: 'save-credentials' })));
+  });
+}
+
+function cookies(a, refresh) {
+  return sheet('Cookies for downloads', (body, done) => {
+    const file = h('input', { type: 'file', name: 'cookies', accept: '.txt,text/plain' });
+    const box = h('div');
+    const fail = (err) => clear(box, h('div', { class: 'banner banner-red', role: 'alert' }, icon('alert'),
+      h('div', { class: 'banner-text' }, h('strong', null, 'Not saved'), h('span', null, err.full || err.message))));
+    const save = async () => {
+      if (!file.files[0]) { fail({ message: 'Choose the cookies.txt file first.' }); return; }
+      const form = new FormData();
+      form.append('cookies', file.files[0], file.files[0].name);
+      try { await api.upload(`/api/accounts/${a.id}/cookies`, form, 'PUT'); toast('Cookies saved'); done(true); refresh(); } catch (err) { fail(err); }
+    };
+    const remove = async () => {
+      try { await api.del(`/api/accounts/${a.id}/cookies`); toast('Cookies removed'); done(true); refresh(); } catch (err) { fail(err); }
+    };
+    body.append(h('p', { class: 'hint' }, 'When YouTube asks downloads to sign in, yt-dlp uses these cookies: a cookies.txt (Netscape format) exported from a browser signed in to YouTube. Stored encrypted.'),
+      h('label', { class: 'field file-button', 'data-field': 'cookies' }, h('span', { class: 'field-label' }, 'cookies.txt'), file), box,
+      h('div', { class: 'sheet-actions' }, button('Cancel', () => done(null)),
+        a.has_cookies ? button('Remove', remove, { kind: 'danger' }) : null,
+        button('Save', save, { kind: 'primary', testid: 'save-cookies' })));
+  });
+}
+
 function securityCode(a, refresh) {
   return sheet('Security code', (body, done) => {
     const input = h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', placeholder: '6 digits' });
@@ -119,7 +190,11 @@ function securityCode(a, refresh) {
 export async function add(root, ctx) {
   ctx.title('Add account');
   let kind = 'instagram_private';
+  let login = 'facebook';
   const body = h('div');
+  const kept = {};
+  // What was typed survives switching between Facebook and Instagram Login.
+  const keep = () => body.querySelectorAll('input[name]').forEach((el) => { if (el.type !== 'file') kept[el.name] = el.value; });
   const errorsBox = h('div');
   const input = (name, label, attrs = {}, hint = null) => h('label', { class: 'field', 'data-field': name },
     h('span', { class: 'field-label' }, label), h('input', { name, type: 'text', ...attrs }),
@@ -144,10 +219,17 @@ export async function add(root, ctx) {
       input('verification_code', 'Two-factor code', { inputmode: 'numeric' }, 'Only if Instagram asks for one'),
     ],
     instagram_graph: () => [
-      h('p', { class: 'hint' }, 'For professional accounts linked to a Facebook Page: a long-lived token with instagram_basic and instagram_content_publish.'),
+      h('div', { class: 'field', 'data-field': 'login_type' }, h('span', { class: 'field-label' }, 'Which of Meta\'s Instagram APIs'),
+        tabs([['facebook', 'Facebook Login'], ['instagram', 'Instagram Login']], login, (l) => { keep(); login = l; draw(); })),
+      h('p', { class: 'hint' }, login === 'facebook'
+        ? 'A professional account linked to a Facebook Page: a long-lived token (EAA…) with instagram_basic, instagram_content_publish and pages_read_engagement, and your Meta app\'s id and secret (App settings → Basic) to renew it.'
+        : 'A professional account without a Page: a long-lived Instagram token (IGAA…) with instagram_business_basic and instagram_business_content_publish. Publishing needs an https PUBLIC_BASE_URL.'),
       input('alias', 'Alias'), input('access_token', 'Access token', { type: 'password', autocomplete: 'off' }),
-      input('ig_user_id', 'Instagram user id', { inputmode: 'numeric' }, 'Or leave empty and give the Page id'),
-      input('facebook_page_id', 'Facebook Page id', { inputmode: 'numeric' }),
+      ...(login === 'facebook' ? [
+        input('ig_user_id', 'Instagram user id', { inputmode: 'numeric' }, 'Or leave empty and give the Page id'),
+        input('facebook_page_id', 'Facebook Page id', { inputmode: 'numeric' }),
+        input('app_id', 'App ID', { inputmode: 'numeric' }),
+        input('app_secret', 'App secret', { type: 'password', autocomplete: 'off' })] : []),
     ],
     youtube: () => [
       h('p', { class: 'hint' }, 'Upload the OAuth client (client_secret.json) from Google Cloud, then approve access in the browser. You are told in the chat when it is done.'),
@@ -177,8 +259,9 @@ export async function add(root, ctx) {
       const data = kind === 'instagram_private'
         ? { type: 'instagram', auth_method: 'private_api', alias: value('alias'), username: value('username'), password: value('password'),
           verification_code: value('verification_code') || undefined }
-        : { type: 'instagram', auth_method: 'graph_api', alias: value('alias'), access_token: value('access_token'),
-          ig_user_id: value('ig_user_id') || undefined, facebook_page_id: value('facebook_page_id') || undefined };
+        : { type: 'instagram', auth_method: 'graph_api', login_type: login, alias: value('alias'), access_token: value('access_token'),
+          ig_user_id: value('ig_user_id') || undefined, facebook_page_id: value('facebook_page_id') || undefined,
+          app_id: value('app_id') || undefined, app_secret: value('app_secret') || undefined };
       const result = await api.post('/api/accounts', data);
       body.querySelectorAll('input[type=password]').forEach((el) => { el.value = ''; });
       toast(`Account ${result.account.alias} added`);
@@ -190,11 +273,13 @@ export async function add(root, ctx) {
     }
   }
 
-  const draw = () => clear(body,
-    tabs([['instagram_private', 'Instagram'], ['instagram_graph', 'Instagram Graph'], ['youtube', 'YouTube']], kind, (k) => { kind = k; draw(); }),
+  const draw = () => { clear(body,
+    tabs([['instagram_private', 'Instagram'], ['instagram_graph', 'Instagram Graph'], ['youtube', 'YouTube']], kind, (k) => { keep(); kind = k; draw(); }),
     h('form', { class: 'form', onsubmit: (e) => e.preventDefault() }, forms[kind]()),
     errorsBox,
     h('div', { class: 'save-row' }, button(kind === 'youtube' ? 'Upload and authorize' : 'Verify and add', submit, { kind: 'primary', testid: 'add-account' })));
+  body.querySelectorAll('input[name]').forEach((el) => { if (el.name in kept && el.type !== 'file') el.value = kept[el.name]; });
+  };
   draw();
   ctx.mount(body);
 }
