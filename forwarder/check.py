@@ -38,7 +38,9 @@ def base_urls(settings: Settings) -> dict[str, str]:
         "GOOGLE_TOKEN_URI": settings.google_token_uri,
         "YOUTUBE_WEB_BASE": settings.youtube_web_base,
         "INSTAGRAM_API_BASE": settings.instagram_api_base,
-        "GRAPH_API_BASE": settings.graph_api_base,
+        "GRAPH_API_BASE": settings.graph_facebook_url,
+        "INSTAGRAM_GRAPH_API_BASE": settings.graph_instagram_url,
+        "GRAPH_UPLOAD_BASE": settings.graph_upload_url,
     }
     for i, url in enumerate(settings.proxy_check_urls, 1):
         urls[f"PROXY_CHECK_URLS[{i}]"] = url

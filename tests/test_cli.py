@@ -51,6 +51,10 @@ async def test_every_command_has_help(tmp_path: Path) -> None:
       "DATABASE_URL": "postgres://u:pw@127.0.0.1:1/db"}, "DATABASE_URL: cannot connect"),
     ({"TELEGRAM_BOT_TOKEN": TOKEN, "ADMIN_IDS": "1",
       "REDIS_URL": "redis://127.0.0.1:1/0"}, "REDIS_URL: no Redis answers"),
+    ({"TELEGRAM_BOT_TOKEN": TOKEN, "ADMIN_IDS": "1",
+      "GOOGLE_AUTH_URI": "http://accounts.google.com/o/oauth2/auth"}, "GOOGLE_AUTH_URI: 'http://accounts"),
+    ({"TELEGRAM_BOT_TOKEN": TOKEN, "ADMIN_IDS": "1",
+      "GRAPH_API_BASE": "http://graph.facebook.com"}, "plain http to a host other than this machine"),
 ])
 async def test_configuration_mistakes_are_one_clear_line(
     tmp_path: Path, env: dict[str, str], needle: str
@@ -71,7 +75,8 @@ async def test_migrate_check_and_rotate_keys(tmp_path: Path) -> None:
     assert "up to date" in out and (data / "forwarder.sqlite3").exists()
     code, out, err = await _run("check", env=env, cwd=tmp_path)
     assert code == 0, out + err
-    for name in ("config", "keys", "database", "redis", "ffmpeg", "GRAPH_API_BASE"):
+    for name in ("config", "keys", "database", "redis", "ffmpeg", "yt-dlp JS runtime", "GRAPH_API_BASE",
+                 "INSTAGRAM_GRAPH_API_BASE", "GRAPH_UPLOAD_BASE"):
         assert f"] {name}" in out
     before = crypto.read_key_file(crypto.key_file_path(data))
     code, out, err = await _run("rotate-keys", env=env, cwd=tmp_path)

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -144,6 +145,11 @@ class OAuthService:
         self.redirect_uri = redirect_uri
         self.state_ttl = state_ttl
         self._key = signing_key
+        if any(urlparse(uri).scheme == "http" for uri in (auth_uri, token_uri)):
+            # oauthlib raises InsecureTransportError on http endpoints unless told otherwise (it reads
+            # this variable at each call). Settings admit http only on loopback or with
+            # ALLOW_HTTP_ENDPOINTS (test setups), so an http endpoint here is one the admin chose.
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
 
     @classmethod
     def from_settings(cls, settings: Settings, signing_key: bytes, **kwargs: Any) -> OAuthService:

@@ -215,3 +215,16 @@ async def test_refresh_and_revoked(google: FakeGoogleOAuth, service: OAuthServic
         await service.refresh(await Account.get(id=account.id))
     assert info.value.code is ErrorCode.REQUIRES_REAUTH
     assert (await Account.get(id=account.id)).status is AccountStatus.REQUIRES_REAUTH
+
+
+async def test_an_http_loopback_endpoint_works_without_the_oauthlib_variable(
+        monkeypatch: pytest.MonkeyPatch, google: FakeGoogleOAuth, account: Account,
+        secret: ClientSecret) -> None:
+    # The service, not the environment, admits the http endpoints its settings allow (loopback or
+    # ALLOW_HTTP_ENDPOINTS): before, POST /api/accounts answered 500 (oauthlib InsecureTransportError).
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT")
+    settings = Settings(_env_file=None, google_auth_uri=google.auth_uri,  # type: ignore[call-arg]
+                        google_token_uri=google.token_uri, public_base_url="http://127.0.0.1:9/")
+    service = OAuthService.from_settings(settings, KEY)
+    url = await service.start(account, secret, chat_id=1)
+    assert url.startswith(google.auth_uri)
