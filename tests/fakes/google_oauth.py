@@ -1,4 +1,17 @@
-"""A wire-level fake of Google's OAuth endpoints (consent and token) on 127.0.0.1."""
+"""A wire-level fake of Google's OAuth endpoints (consent and token) on 127.0.0.1.
+
+Sources for what it imitates:
+
+* [web-server] https://developers.google.com/identity/protocols/oauth2/web-server: the consent
+  redirect carries ``code`` and ``state`` (or ``error=access_denied``); a refresh token is issued
+  only with ``access_type=offline`` (and ``prompt=consent`` on a re-consent); the token endpoint
+  answers ``{access_token, expires_in, refresh_token?, scope, token_type: Bearer}``; a refresh
+  with a revoked or expired token answers ``invalid_grant`` ("Token has been expired or revoked.").
+* [rfc6749] RFC 6749 §5.2: errors are ``{"error", "error_description"}`` with HTTP 400, and 401
+  ``invalid_client`` for a client that fails authentication (client_secret_post or Basic).
+* [rfc7636] RFC 7636 §4.6: the ``code_verifier`` must hash (S256) to the ``code_challenge`` sent
+  at consent, else ``invalid_grant``; google-auth-oauthlib 1.5's ``Flow`` sends PKCE by default.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,17 @@
 """A wire-level fake of the Telegram Bot API for driving a real aiogram ``Bot`` in tests.
 
+Sources for what it imitates:
+
+* [bot-api] https://core.telegram.org/bots/api: ``POST /bot<token>/<method>`` with form or
+  multipart parameters (files as ``attach://<name>`` parts), replies ``{"ok": true, "result"}`` or
+  ``{"ok": false, "error_code", "description", "parameters": {"retry_after"}}``; getUpdates long
+  polling with ``offset``/``timeout``; text at most 4096 characters, captions 1024, callback data
+  1-64 bytes; files at ``/file/bot<token>/<file_path>``.
+* aiogram 3.31 ``aiogram/client/session/base.py`` (``check_response``): which descriptions and
+  codes become ``TelegramBadRequest``, ``TelegramRetryAfter`` (429) and ``TelegramForbiddenError``
+  (a real HTTP 403); the "message is not modified" text below is what Telegram answers an edit that
+  changes nothing, as reported verbatim in https://github.com/eternnoir/pyTelegramBotAPI/issues/763.
+
 Simplifications: text is stored as sent (parse_mode is not rendered into entities), message ids
 are unique across chats, and getUpdates holds a long poll for at most ``long_poll_cap`` seconds.
 """
