@@ -7,7 +7,7 @@ Tree::
     │                              api_temporary_error, proxy_error
     ├── QuotaExceeded              quota_exceeded: deferred to ``reset_at``, not a retry
     ├── AuthError                  token_expired, invalid_credentials, login_required,
-    │                              requires_reauth
+    │                              requires_reauth, client_outdated
     ├── ChallengeRequired          captcha_detected: pauses the account and its connections
     ├── AccountSuspended           account_suspended, feedback_required, action_blocked
     ├── MediaError                 video_too_large, video_corrupt, unsupported_codec
@@ -64,6 +64,7 @@ class ErrorCode(StrEnum):
     REQUEST_REJECTED = "request_rejected"
     CONFIGURATION = "configuration_error"
     INTERNAL_ERROR = "internal_error"
+    CLIENT_OUTDATED = "client_outdated"
 
 
 @dataclass(frozen=True)
@@ -89,19 +90,22 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
         True, Severity.MEDIUM, "Check the proxy (Proxies -> Health check) or pick another one."
     ),
     ErrorCode.TOKEN_EXPIRED: ErrorInfo(
-        False, Severity.CRITICAL, "Renew the account's token (Accounts -> the account -> Refresh)."
+        False, Severity.CRITICAL,
+        "Give the account a new token: Accounts -> the account -> Update credentials.",
     ),
     ErrorCode.REQUIRES_REAUTH: ErrorInfo(
         False, Severity.CRITICAL, "Authorize the account again (Accounts -> the account -> Re-authorize)."
     ),
     ErrorCode.INVALID_CREDENTIALS: ErrorInfo(
-        False, Severity.CRITICAL, "The stored credentials were rejected; update them under Accounts."
+        False, Severity.CRITICAL,
+        "The stored credentials were rejected: Accounts -> the account -> Update credentials.",
     ),
     ErrorCode.CAPTCHA_DETECTED: ErrorInfo(
         False, Severity.HIGH, "Solve the challenge in the Instagram app, then press 'Mark CAPTCHA solved'."
     ),
     ErrorCode.LOGIN_REQUIRED: ErrorInfo(
-        False, Severity.HIGH, "The session was logged out; log the account in again under Accounts."
+        False, Severity.HIGH,
+        "The session was logged out: Accounts -> the account -> Update credentials (password or session).",
     ),
     ErrorCode.ACCOUNT_SUSPENDED: ErrorInfo(
         False, Severity.CRITICAL, "The platform suspended the account; resolve it on the platform."
@@ -141,6 +145,11 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
     ),
     ErrorCode.INTERNAL_ERROR: ErrorInfo(
         True, Severity.HIGH, "An unexpected error; see the logs for details."
+    ),
+    ErrorCode.CLIENT_OUTDATED: ErrorInfo(
+        False, Severity.CRITICAL,
+        "The platform refuses the app version the client library presents: upgrade the library "
+        "(for Instagram: pip install -U instagrapi), restart the workers, then log the account in again.",
     ),
 }
 

@@ -52,8 +52,9 @@ class PlatformFactory:
                 quota=self.quota, project_key=(account.profile or {}).get("project_key"),
                 daily_units=self.youtube_daily_units, daily_uploads=self.youtube_daily_uploads,
             )
+            # The store also holds the optional cookies.txt ("cookies_txt") yt-dlp downloads with.
             source = YouTubeSource(client, channel_id=account.external_id, web_base=s.youtube_web_base,
-                                   proxy=proxy, ffmpeg=s.ffmpeg_binary)
+                                   proxy=proxy, ffmpeg=s.ffmpeg_binary, credentials=store)
             if role == "source":
                 return source
             kwargs: dict[str, Any] = {"web_base": s.youtube_web_base, "source": source}
@@ -70,10 +71,17 @@ class PlatformFactory:
                                          proxy=proxy, **pace)
         if account.auth_method == AuthMethod.PRIVATE_API:
             from core.platforms.instagram_private import InstagramPrivateAdapter
+            from core.platforms.instagram_private_http import is_instagram_base
 
-            return InstagramPrivateAdapter(store, api_base=s.instagram_api_base, proxy=proxy,
-                                           code_provider=code_provider, ffmpeg=s.ffmpeg_binary,
-                                           configure_wait=self.instagram_configure_wait)
+            fake: dict[str, Any] = {}
+            if not is_instagram_base(s.instagram_api_base):
+                # Test seam: a base that is not Instagram is a test's fake. instagrapi is pointed at
+                # it and not paced (delay_range); for Instagram neither is passed: no rewriting and
+                # instagrapi's recommended pacing.
+                fake = {"api_base": s.instagram_api_base, "delay_range": None}
+            return InstagramPrivateAdapter(store, proxy=proxy, code_provider=code_provider,
+                                           ffmpeg=s.ffmpeg_binary,
+                                           configure_wait=self.instagram_configure_wait, **fake)
         raise AuthError(f"Account {account.alias} uses {account.auth_method}, which no adapter serves",
                         code=ErrorCode.INVALID_CREDENTIALS)
 

@@ -32,7 +32,7 @@ from core.platforms.base import (
     VerifyResult,
 )
 from core.platforms.instagram_private_download import MediaDownloader, UrlExpired
-from core.platforms.instagram_private_http import DEFAULT_API_BASE, DEFAULT_WEB_BASE
+from core.platforms.instagram_private_http import DEFAULT_DELAY_RANGE, DEFAULT_WEB_BASE
 from core.platforms.instagram_private_media import (
     Cursor,
     Listed,
@@ -58,16 +58,19 @@ class InstagramPrivateAdapter(InstagramSession):
         self,
         credentials: CredentialStore,
         *,
-        api_base: str = DEFAULT_API_BASE,
+        api_base: str | None = None,
         web_base: str = DEFAULT_WEB_BASE,
         proxy: ProxySpec | None = None,
         code_provider: CodeProvider | None = None,
         timeout: float = 30.0,
         configure_wait: float = 10.0,
         ffmpeg: FFmpegBinary | str | None = None,
+        delay_range: tuple[float, float] | None = DEFAULT_DELAY_RANGE,
     ) -> None:
+        """``api_base`` (a base other than Instagram's) and ``delay_range=None`` are for tests: the
+        first points instagrapi at a fake, the second drops the pause before each private request."""
         super().__init__(credentials, api_base=api_base, proxy=proxy, code_provider=code_provider,
-                         timeout=timeout)
+                         timeout=timeout, delay_range=delay_range)
         self.web_base = web_base.rstrip("/")
         # Seconds between clip configure attempts while Instagram transcodes (instagrapi's default).
         self.configure_wait = configure_wait

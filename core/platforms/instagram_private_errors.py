@@ -1,8 +1,14 @@
-"""instagrapi and requests exceptions -> ``core.errors``, for the private Instagram adapter.
+"""instagrapi, requests and curl_cffi exceptions -> ``core.errors``, for the private Instagram adapter.
 
-Messages are written here, never copied from an exception: an instagrapi exception carries the
-whole response (the login request included), and requests' texts name hosts and pools. Only
-Instagram's own short explanations (``feedback_message``) are quoted.
+Every exception class of instagrapi 3.2.2's ``instagrapi/exceptions.py`` has a code here and a
+message that says what the admin should do (the tests walk the module). Messages are written
+here, never copied from an exception: an instagrapi exception carries the whole response (the
+login request included), and transport texts name hosts and pools. Only Instagram's own short
+explanations (``feedback_message``) and identifiers (``error_type``) are quoted.
+
+instagrapi's private requests go through curl_cffi (``instagrapi/transports.py``), which re-raises
+curl's failures as the ``requests`` exception of the same name (``from`` the curl one, whose
+``code`` is libcurl's error number); instagrapi wraps connection errors in ``ClientConnectionError``.
 
 Retry delays (``retry_after``), chosen from how Instagram behaves:
 
@@ -20,6 +26,8 @@ from typing import Any
 import requests
 import urllib3
 from aiohttp_socks import ProxyError as SocksLibProxyError
+from curl_cffi import CurlECode, CurlError
+from curl_cffi.requests.exceptions import ProxyError as CurlProxyError
 from instagrapi import exceptions as ig
 
 from core.errors import (
@@ -55,7 +63,15 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def _is_proxy_exception(exc: BaseException) -> bool:
     return type(exc).__module__ == "socks" or isinstance(
-        exc, requests.exceptions.ProxyError | urllib3.exceptions.ProxyError)
+        exc, requests.exceptions.ProxyError | urllib3.exceptions.ProxyError | CurlProxyError)
+
+
+def _curl_code(chain: list[BaseException]) -> int | None:
+    """libcurl's error number, when curl_cffi raised somewhere in the chain."""
+    for e in chain:
+        if isinstance(e, CurlError) and e.code:
+            return int(e.code)
+    return None
 
 
 def _classifiable(chain: list[BaseException]) -> BaseException:
@@ -64,12 +80,12 @@ def _classifiable(chain: list[BaseException]) -> BaseException:
     names = {type(e).__name__ for e in chain}
     if "407" in texts:
         return SocksLibProxyError("Proxy Authentication Required", error_code=407)
-    if "SOCKS5AuthError" in names:
+    if "SOCKS5AuthError" in names or "rejected by the socks5 server" in texts:  # PySocks; curl
         return SocksLibProxyError("authentication failure")
-    if "connection closed unexpectedly" in texts:
+    if "connection closed unexpectedly" in texts or "proxy closed connection" in texts:  # PySocks; curl
         # pproxy and others hang up on a wrong SOCKS5 password instead of answering.
         return ConnectionResetError(errno.ECONNRESET, "closed during the handshake")
-    if "SOCKS5Error" in names:
+    if "SOCKS5Error" in names or "can't complete socks5 connection" in texts or "tunnel failed" in texts:
         # The proxy answered but could not reach Instagram: the proxy's fault, not a refusal by it.
         return RuntimeError("the proxy could not reach Instagram")
     if any(isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED
@@ -82,6 +98,15 @@ def _classifiable(chain: list[BaseException]) -> BaseException:
 
 def _proxy_failure(exc: BaseException, spec: ProxySpec) -> TransientError | None:
     chain = list(_chain(exc))
+    if _status(exc) == 407:
+        # A plain-http target (a test's fake) gets the proxy's own 407 as the answer.
+        refused = SocksLibProxyError("Proxy Authentication Required", error_code=407)
+        return classify_proxy_failure(refused, spec)
+    code = _curl_code(chain)
+    if code in (CurlECode.COULDNT_CONNECT, CurlECode.COULDNT_RESOLVE_PROXY) and not any(
+            _is_proxy_exception(e) for e in chain):
+        # With a proxy set, curl's first and only connection is the one to the proxy.
+        return classify_proxy_failure(ConnectionRefusedError(errno.ECONNREFUSED, "connection refused"), spec)
     if not any(_is_proxy_exception(e) for e in chain):
         if any(isinstance(e, requests.exceptions.ConnectTimeout) for e in chain):
             # Through an HTTP proxy the connection that timed out is the one to the proxy.
@@ -157,34 +182,109 @@ def _upload_failure(exc: BaseException) -> ForwarderError:
                           code=ErrorCode.API_TEMPORARY_ERROR)
 
 
-def translate(exc: BaseException, proxy: ProxySpec | None) -> ForwarderError:
-    """The domain error for an exception raised by instagrapi or requests."""
-    if isinstance(exc, ForwarderError):
-        return exc
-    name = type(exc).__name__
-    details: dict[str, Any] = {"exception": name}
-    if proxy is not None and (failure := _proxy_failure(exc, proxy)) is not None:
-        return failure
+# error_type values that mean "this app version is refused" (the message asks to update the app):
+# needs_upgrade (https://github.com/subzeroid/instagrapi/issues/2773) and the EU variant
+# block_eu_user_login_in_old_app ("You'll need to update Instagram to the latest version").
+_OUTDATED_TYPES = ("needs_upgrade", "block_eu_user_login_in_old_app")
+OUTDATED_MESSAGE = ("Instagram refuses the app version instagrapi presents ({what}): upgrade instagrapi "
+                    "(pip install -U instagrapi), restart the workers, then log the account in again")
+# ClientError texts instagrapi 3.2.2 writes itself when the CAA login stops (mixins/auth.py, bloks.py).
+_CAA_STOPS = ("CAA login", "CAA preflight")
+_CHALLENGE_STEPS: dict[type[BaseException], str] = {
+    ig.ChallengeSelfieCaptcha: "Instagram asks for a selfie check: do it in the Instagram app, then resume",
+    ig.RecaptchaChallengeForm: "Instagram shows a captcha: solve it in the Instagram app, then resume",
+    ig.SelectContactPointRecoveryForm: ("Instagram wants the owner to confirm the account through its "
+                                        "'Get help logging in' form: do it in the Instagram app, then "
+                                        "resume"),
+    ig.SubmitPhoneNumberForm: ("Instagram asks to add a phone number to the account: add it in the "
+                               "Instagram app, then resume"),
+    ig.LegacyForceSetNewPasswordForm: ("Instagram forces a new password: set it in the Instagram app, then "
+                                       "update the password here (Accounts -> the account)"),
+    ig.ChallengeUnknownStep: ("Instagram asks for a confirmation step this tool cannot pass: finish it "
+                              "in the Instagram app, then resume"),
+    ig.ChallengeRedirection: ("Instagram sent the login to a web checkpoint: open the Instagram app or "
+                              "instagram.com on a trusted device, confirm it is you, then resume"),
+}
+
+
+def _error_type(exc: BaseException) -> str:
+    return str(getattr(exc, "error_type", "") or "").strip().lower()
+
+
+def _label(exc: BaseException) -> str:
+    """What Instagram said, as identifiers only: HTTP status and error_type."""
+    parts = [f"HTTP {status}" for status in [_status(exc)] if status]
+    if _error_type(exc):
+        parts.append(_error_type(exc)[:60])
+    return ", ".join(parts) or type(exc).__name__
+
+
+def _transport(exc: BaseException, details: dict[str, Any]) -> ForwarderError | None:
     if _has(exc, requests.Timeout) or isinstance(exc, ig.ClientRequestTimeout | TimeoutError):
         return TransientError("Instagram did not answer in time", code=ErrorCode.NETWORK_TIMEOUT,
                               details=details)
-    if isinstance(exc, ig.AccountSuspended) or (isinstance(exc, ig.UnknownError) and _is_disabled(exc)):
-        return AccountSuspended("Instagram suspended or disabled this account",
-                                code=ErrorCode.ACCOUNT_SUSPENDED,
-                                details={**details, **challenge_details(exc)})
-    if isinstance(exc, ig.ChallengeError | ig.CaptchaChallengeRequired) or _is_checkpoint(exc):
-        return ChallengeRequired("Instagram asks to confirm the account (challenge/checkpoint)",
-                                 code=ErrorCode.CAPTCHA_DETECTED,
-                                 details={**details, **challenge_details(exc)})
+    texts = " | ".join(str(e) for e in _chain(exc)).lower()
+    if "did not negotiate http/2" in texts:
+        # instagrapi 3.2.2 transports.py refuses anything but HTTP/2 to Instagram.
+        return TransientError("The connection to Instagram did not speak HTTP/2, which instagrapi's login "
+                              "needs: a TLS-intercepting proxy or firewall is in the way; use another proxy",
+                              code=ErrorCode.PROXY_ERROR, details=details)
+    if _has(exc, requests.exceptions.SSLError):
+        # TLS 1.3 only (instagrapi 3.0.21 release notes: "HTTPS targets and TLS-intercepting proxies
+        # must support TLS 1.3").
+        return TransientError("The TLS handshake with Instagram failed (instagrapi requires TLS 1.3 and a "
+                              "valid certificate): check the proxy, or whether something intercepts TLS",
+                              details=details)
+    if isinstance(exc, ig.ClientConnectionError) or _has(exc, requests.ConnectionError | CurlError):
+        return TransientError("Instagram is unreachable", details=details)
+    if isinstance(exc, ig.ClientJSONDecodeError | ig.ClientIncompleteReadError):
+        return TransientError("Instagram sent an incomplete or unreadable answer", details=details)
+    return None
+
+
+def _outdated(exc: BaseException, details: dict[str, Any]) -> ForwarderError | None:
+    if isinstance(exc, ig.ClientNeedsUpgradeError) or _error_type(exc) in _OUTDATED_TYPES:
+        return AuthError(OUTDATED_MESSAGE.format(what=_error_type(exc) or "needs_upgrade"),
+                         code=ErrorCode.CLIENT_OUTDATED, details=details)
+    if type(exc) is ig.ClientError and "bloks_versioning_id" in str(getattr(exc, "message", "") or ""):
+        return AuthError(OUTDATED_MESSAGE.format(what="no Bloks hash for the saved app profile"),
+                         code=ErrorCode.CLIENT_OUTDATED, details=details)
+    return None
+
+
+def _login(exc: BaseException, details: dict[str, Any]) -> ForwarderError | None:
+    text = str(getattr(exc, "message", "") or "")
+    if type(exc) is ig.ClientError and text.startswith(_CAA_STOPS):
+        return AuthError("Instagram ended the login without a session and without saying why: open the "
+                         "Instagram app on a trusted device (through the account's proxy if it has one), "
+                         "confirm any 'was this you?' prompt, then log in again here",
+                         code=ErrorCode.LOGIN_REQUIRED, details={**details, "caa": text[:80]})
     if isinstance(exc, ig.TwoFactorRequired):
         return AuthError("Instagram asks for a two-factor code", code=ErrorCode.LOGIN_REQUIRED,
                          details={**details, "two_factor": True})
     if isinstance(exc, ig.LoginRequired | ig.ClientLoginRequired | ig.ReloginAttemptExceeded
                   | ig.ClientUnauthorizedError):
         return AuthError("Instagram logged this session out", code=ErrorCode.LOGIN_REQUIRED, details=details)
+    if isinstance(exc, ig.ClientForbiddenError):
+        return AuthError("Instagram refused this session (HTTP 403): log the account in again; if it "
+                         "keeps happening, check the account's proxy", code=ErrorCode.LOGIN_REQUIRED,
+                         details=details)
     if isinstance(exc, ig.BadPassword | ig.BadCredentials):
         return AuthError("Instagram rejected the username or password", code=ErrorCode.INVALID_CREDENTIALS,
                          details=details)
+    return None
+
+
+def _account(exc: BaseException, details: dict[str, Any]) -> ForwarderError | None:
+    if isinstance(exc, ig.AccountSuspended) or (isinstance(exc, ig.UnknownError) and _is_disabled(exc)):
+        return AccountSuspended("Instagram suspended or disabled this account",
+                                code=ErrorCode.ACCOUNT_SUSPENDED,
+                                details={**details, **challenge_details(exc)})
+    if isinstance(exc, ig.ChallengeError | ig.CaptchaChallengeRequired) or _is_checkpoint(exc):
+        step = next((text for kind, text in _CHALLENGE_STEPS.items() if isinstance(exc, kind)), None)
+        return ChallengeRequired(step or "Instagram asks to confirm the account (challenge/checkpoint)",
+                                 code=ErrorCode.CAPTCHA_DETECTED,
+                                 details={**details, **challenge_details(exc)})
     if isinstance(exc, ig.PleaseWaitFewMinutes):
         return TransientError("Instagram asks to wait a few minutes", code=ErrorCode.API_RATE_LIMIT,
                               retry_after=PLEASE_WAIT_RETRY, details=details)
@@ -199,21 +299,75 @@ def translate(exc: BaseException, proxy: ProxySpec | None) -> ForwarderError:
     if isinstance(exc, ig.SentryBlock | ig.ProxyAddressIsBlocked):
         return AccountSuspended("Instagram blocked requests from this account or its IP",
                                 code=ErrorCode.ACTION_BLOCKED, details=details)
+    if isinstance(exc, ig.AccountContactPointRequired):
+        return AccountSuspended("Instagram requires an email address or a confirmed phone number on this "
+                                "account: add one in the Instagram app, then resume",
+                                code=ErrorCode.ACTION_BLOCKED, details=details)
+    return None
+
+
+def _media(exc: BaseException, details: dict[str, Any]) -> ForwarderError | None:
     if isinstance(exc, ig.VideoTooLongException):
         return MediaError("Instagram refused the video as too long", code=ErrorCode.VIDEO_TOO_LARGE,
                           details=details)
-    if isinstance(exc, ig.ClipNotUpload | ig.VideoNotUpload | ig.PhotoNotUpload):
+    if isinstance(exc, ig.ClipNotUpload | ig.VideoNotUpload | ig.PhotoNotUpload | ig.IGTVNotUpload
+                  | ig.AlbumConfigureError):
         error = _upload_failure(exc)
         error.details.update(details)
         return error
-    if isinstance(exc, ig.VideoNotDownload):
-        return TransientError("Instagram did not deliver the video", details=details)
-    if isinstance(exc, ig.NotFoundError | ig.MediaUnavailable | ig.ClientNotFoundError | ig.InvalidMediaId):
-        return NotFound("Instagram has no such media", details=details)
-    if isinstance(exc, ig.ClientConnectionError) or _has(exc, requests.ConnectionError):
-        return TransientError("Instagram is unreachable", details=details)
-    if isinstance(exc, ig.ClientJSONDecodeError | ig.ClientIncompleteReadError):
-        return TransientError("Instagram sent an incomplete or unreadable answer", details=details)
+    if isinstance(exc, ig.VideoNotDownload | ig.AlbumNotDownload):
+        return TransientError("Instagram did not deliver the media", details=details)
+    if isinstance(exc, ig.NotFoundError | ig.MediaUnavailable | ig.ClientNotFoundError | ig.InvalidMediaId
+                  | ig.CommentNotFound | ig.CommentUnavailable | ig.RelatedProfileRequired):
+        return NotFound("Instagram has no such item (deleted, or never there)", details=details)
+    if isinstance(exc, ig.PrivateAccount | ig.InvalidTargetUser):
+        return ForwarderError("Instagram does not show that profile to this account (private or unknown): "
+                              "follow it from this account or pick another one",
+                              code=ErrorCode.REQUEST_REJECTED, details=details)
+    return None
+
+
+def _refused(exc: BaseException, details: dict[str, Any]) -> ForwarderError | None:
+    """What this adapter never asks for, and Instagram's unexplained refusals."""
+    if isinstance(exc, ig.ValidationError):
+        return ForwarderError("instagrapi could not read Instagram's answer (its data model refused it): "
+                              "upgrade instagrapi if this keeps happening", code=ErrorCode.INTERNAL_ERROR,
+                              details=details)
+    if isinstance(exc, ig.WrongCursorError | ig.ClientGraphqlError):
+        return TransientError("Instagram refused a page or query it had handed out; it is asked again",
+                              details=details)
+    if isinstance(exc, ig.AlbumUnknownFormat):
+        return MediaError("instagrapi does not know this media format", code=ErrorCode.UNSUPPORTED_CODEC,
+                          details=details)
+    features = (ig.AccountEditError, ig.DirectError, ig.CommentsDisabled, ig.EmailInvalidError,
+                ig.EmailNotAvailableError, ig.EmailVerificationSendError, ig.AgeEligibilityError,
+                ig.ResetPasswordError, ig.UserError, ig.CollectionError, ig.HashtagError, ig.LocationError,
+                ig.MediaError)
+    if isinstance(exc, features):
+        return ForwarderError(f"Instagram refused a {type(exc).__name__.removesuffix('Error')} request "
+                              f"({_label(exc)}); this tool only lists, downloads and posts reels",
+                              code=ErrorCode.REQUEST_REJECTED, details=details)
+    status = _status(exc)
+    if status is not None and status >= 500:
+        return TransientError(f"Instagram answered HTTP {status}", details=details)
+    if isinstance(exc, ig.ClientError):  # ClientError, PrivateError, UnknownError, their bare kin
+        return ForwarderError(f"Instagram refused the request ({_label(exc)}); it is not retried: if it "
+                              "keeps happening, check the account in the Instagram app",
+                              code=ErrorCode.REQUEST_REJECTED, details=details)
+    return None
+
+
+def translate(exc: BaseException, proxy: ProxySpec | None) -> ForwarderError:
+    """The domain error for an exception raised by instagrapi, requests or curl_cffi."""
+    if isinstance(exc, ForwarderError):
+        return exc
+    name = type(exc).__name__
+    details: dict[str, Any] = {"exception": name}
+    if proxy is not None and (failure := _proxy_failure(exc, proxy)) is not None:
+        return failure
+    for kind in (_transport, _outdated, _account, _login, _media, _refused):
+        if (error := kind(exc, details)) is not None:
+            return error
     status = _status(exc)
     if status is not None and status >= 500:
         return TransientError(f"Instagram answered HTTP {status}", details=details)

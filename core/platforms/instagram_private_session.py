@@ -1,11 +1,13 @@
 """The login half of the private Instagram adapter: one instagrapi client, its session, challenges.
 
 instagrapi is synchronous: every call runs in a worker thread, one at a time per session (a
-lock), on plain ``requests`` sessions that ``InstagramTransport`` points at the configured base
-URL and proxy. The credential store holds ``{"username", "password", "session"}``, ``session``
-being instagrapi's ``get_settings()`` dict; it is saved after each login and whenever a call
-changed it (Instagram rotates cookies). A challenge is remembered there too (``"challenge"``),
-so ``request_security_code`` / ``submit_security_code`` can finish it later, from any process.
+lock), on instagrapi's own transport (``build_client``) with the configured proxy. Logins are
+instagrapi 3.x's ``Client.login()``: the app's current CAA flow, which itself falls back to the
+legacy accounts endpoint when Instagram asks it to. The credential store holds
+``{"username", "password", "session"}``, ``session`` being instagrapi's ``get_settings()`` dict;
+it is saved after each login and whenever a call changed it (Instagram rotates cookies). A
+challenge is remembered there too (``"challenge"``), so ``request_security_code`` /
+``submit_security_code`` can finish it later, from any process.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from core.errors import AuthError, ChallengeRequired, ErrorCode, ForwarderError,
 from core.platforms.base import AccountInfo, CodeProvider, CredentialStore
 from core.platforms.instagram_private_errors import translate
 from core.platforms.instagram_private_http import (
-    DEFAULT_API_BASE,
-    HostRewrite,
-    InstagramTransport,
+    DEFAULT_DELAY_RANGE,
+    Redirect,
     build_client,
     close_client,
     device_only,
-    mount,
+    is_instagram_base,
+    proxy_url,
     saved_settings,
 )
 from core.platforms.instagram_private_media import challenge_endpoint
@@ -46,16 +48,21 @@ class InstagramSession:
         self,
         credentials: CredentialStore,
         *,
-        api_base: str = DEFAULT_API_BASE,
+        api_base: str | None = None,
         proxy: ProxySpec | None = None,
         code_provider: CodeProvider | None = None,
         timeout: float = 30.0,
+        delay_range: tuple[float, float] | None = DEFAULT_DELAY_RANGE,
     ) -> None:
+        """``api_base`` other than Instagram's is a test seam (see ``Redirect``); ``delay_range`` is
+        the random pause before each private request (``None`` or ``(0, 0)``: none, for tests)."""
         self.credentials = credentials
         self.proxy = proxy
         self.code_provider = code_provider
-        proxies = requests_proxies(proxy) if proxy else None
-        self._transport = InstagramTransport(HostRewrite(api_base), proxies, timeout)
+        self._proxy_url = proxy_url(requests_proxies(proxy)) if proxy else None
+        self._timeout = timeout
+        self._delay_range = delay_range if delay_range and max(delay_range) > 0 else None
+        self._redirect = None if is_instagram_base(api_base) else Redirect(str(api_base))
         self._lock = asyncio.Lock()
         self._client: Client | None = None
         self._account: AccountInfo | None = None
@@ -76,7 +83,8 @@ class InstagramSession:
     def _guard(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` (in a worker thread) and let only ``core.errors`` out."""
         assert self._client is not None
-        mount(self._client, self._transport)  # instagrapi re-mounts its own adapters in init()
+        if self._redirect is not None:
+            self._redirect.install(self._client)  # instagrapi re-mounts its public adapter in init()
         try:
             return fn(*args)
         except ForwarderError:
@@ -99,7 +107,9 @@ class InstagramSession:
         self._client = None
         self._account = None
         try:
-            self._client = await asyncio.to_thread(build_client, settings, self._transport)
+            self._client = await asyncio.to_thread(
+                lambda: build_client(settings, proxy=self._proxy_url, delay_range=self._delay_range,
+                                     timeout=self._timeout, redirect=self._redirect))
         except Exception as exc:
             raise translate(exc, self.proxy) from None
         self._saved = self._digest()
@@ -189,14 +199,15 @@ class InstagramSession:
 
     def _password_login(self, username: str, password: str, code: str) -> None:
         assert self._client is not None
-        # login_legacy is the app's accounts/login + two_factor_login flow; instagrapi's login()
-        # is the Bloks "CAA" flow (device attestation, key registration), which login_legacy
-        # still falls back to when Instagram answers needs_upgrade.
+        # instagrapi 3.x's login(): the app's CAA flow (device key registration, attestation nonce,
+        # encrypted password, Bloks two-step verification), following Instagram back to the legacy
+        # accounts endpoint only when Instagram says so. login_legacy() alone now gets needs_upgrade.
         try:
-            logged = self._client.login_legacy(username, password, verification_code=code)
-        except ig.UnknownError:
+            logged = self._client.login(username, password, verification_code=code)
+        except (ig.TwoFactorRequired, ig.UnknownError, ig.ClientBadRequestError):
             last = self._client.last_response
-            if code and last is not None and "two_factor_login" in str(last.url):
+            url = str(last.url) if last is not None else ""
+            if code and ("two_step_verification.verify_code" in url or "two_factor_login" in url):
                 raise AuthError("Instagram rejected the two-factor code",
                                 code=ErrorCode.INVALID_CREDENTIALS) from None
             raise

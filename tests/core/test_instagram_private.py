@@ -1,12 +1,15 @@
 """The instagrapi adapter against a wire-level fake of Instagram's private API and real proxies.
 
-The real instagrapi runs unmodified; only its URLs are pointed at the fake. Every test runs
-under ``loopback_only``: this process may neither resolve a name nor connect anywhere but
-127.0.0.1, so a request that escaped the base-URL rewriting (or the proxy) fails the test.
+The real instagrapi runs unmodified, on its own default transport (curl_cffi, here over plain
+HTTP/1.1 to 127.0.0.1); only its URLs are pointed at the fake, by the adapter's test seam. Every
+test runs under ``loopback_only``: this process may neither resolve a name nor connect anywhere but
+127.0.0.1 (Python sockets, and every URL instagrapi's curl session is asked for), so a request that
+escaped the seam (or the proxy) fails the test.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import json
@@ -19,10 +22,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yt_dlp.networking._requests  # noqa: F401 - patches requests' SOCKS manager process-wide, as in prod
+from instagrapi import config as ig_config
 from instagrapi import exceptions as ig
+from instagrapi.mixins import private as ig_private
+from instagrapi.transports import _CurlH2Adapter
 
-from core.errors import AccountSuspended, AuthError, ChallengeRequired, ErrorCode, MediaError, TransientError
+from core.errors import (
+    AccountSuspended,
+    AuthError,
+    ChallengeRequired,
+    ErrorCode,
+    ForwarderError,
+    MediaError,
+    TransientError,
+)
+from core.models import Account, AuthMethod, Platform
 from core.platforms.base import (
     Destination,
     MemoryCredentials,
@@ -31,11 +47,22 @@ from core.platforms.base import (
     Source,
     UploadRequest,
 )
+from core.platforms.factory import PlatformFactory
 from core.platforms.instagram_private import InstagramPrivateAdapter
 from core.platforms.instagram_private_errors import translate
+from core.platforms.instagram_private_http import (
+    DEFAULT_API_BASE,
+    DEFAULT_DELAY_RANGE,
+    Redirect,
+    Redirected,
+    build_client,
+    close_client,
+)
 from core.platforms.instagram_private_media import caption_digest
-from core.platforms.proxy import ProxySpec
+from core.platforms.proxy import ProxySpec, requests_proxies
+from core.platforms.quota import QuotaLedger
 from core.redis_embedded import free_port
+from core.settings import Settings
 from core.video.binary import locate
 from tests.fakes.instagram_private import FakeInstagramPrivate, FakeReel
 from tests.fakes.proxies import PASSWORD, TARGET_HOST, USERNAME, ProxyServers
@@ -73,9 +100,21 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         check(sock, address)
         return real_connect_ex(sock, address)
 
+    # libcurl opens its own sockets: check what instagrapi's curl adapter is asked to fetch. Only
+    # TARGET_HOST may appear, and only through a proxy (the proxy resolves it, see tests.fakes.proxies).
+    real_send = _CurlH2Adapter.send
+
+    def curl_send(adapter: _CurlH2Adapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+        host = requests.utils.urlparse(request.url).hostname or ""
+        if not loopback(host) and not (host == TARGET_HOST and kwargs.get("proxies")):
+            refused.append(f"curl:{request.url}")
+            raise requests.exceptions.ConnectionError(f"tests connect only to loopback ({host})")
+        return real_send(adapter, request, *args, **kwargs)
+
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(_CurlH2Adapter, "send", curl_send)
     yield refused
     assert not refused, f"something tried to leave the machine: {refused}"
 
@@ -94,7 +133,8 @@ def store(fake: FakeInstagramPrivate) -> MemoryCredentials:
 
 
 def make(store: MemoryCredentials, base: str, **kwargs: Any) -> InstagramPrivateAdapter:
-    options: dict[str, Any] = {"api_base": base, "web_base": base, "configure_wait": 0, "timeout": 5.0}
+    options: dict[str, Any] = {"api_base": base, "web_base": base, "configure_wait": 0, "timeout": 5.0,
+                               "delay_range": None}
     options.update(kwargs)
     return InstagramPrivateAdapter(store, **options)
 
@@ -126,22 +166,67 @@ def sent_secret(fake: FakeInstagramPrivate, secret: str) -> bool:
 
 # ---- login -------------------------------------------------------------------------------
 
+BLOKS = "/api/v1/bloks/async_action/com.bloks.www"
+CAA_FLOW = [  # instagrapi 3.2.2 Client.login(): mixins/auth.py, mixins/bloks.py, mixins/attestation.py
+    ("POST", "b.i.instagram.com", "/graphql_www"),
+    ("POST", "b.i.instagram.com", f"{BLOKS}.bloks.caa.login.process_client_data_and_redirect/"),
+    ("POST", "b.i.instagram.com", "/api/v1/attestation/create_android_keystore/"),
+    ("POST", "b.i.instagram.com", f"{BLOKS}.caa.login.oauth.token.fetch.async/"),
+    ("GET", "i.instagram.com", "/api/v1/qe/sync/"),  # the password key, on the public session
+    ("POST", "b.i.instagram.com", f"{BLOKS}.bloks.caa.login.async.send_login_request/"),
+    ("POST", "i.instagram.com", "/api/v1/feed/reels_tray/"),  # the app's post-login feeds
+    ("POST", "i.instagram.com", "/api/v1/feed/timeline/"),
+]
 
-async def test_password_login_saves_the_session(adapter: InstagramPrivateAdapter, fake: FakeInstagramPrivate,
-                                                store: MemoryCredentials) -> None:
+
+def flow(fake: FakeInstagramPrivate) -> list[tuple[str, str, str]]:
+    return [(r.method, r.host, r.path) for r in fake.requests]
+
+
+def caa_params(fake: FakeInstagramPrivate) -> dict[str, Any]:
+    (call,) = fake.calls("send_login_request")
+    params: dict[str, Any] = json.loads(call.form["params"])
+    return params
+
+
+async def test_password_login_runs_the_current_caa_flow(adapter: InstagramPrivateAdapter,
+                                                        fake: FakeInstagramPrivate,
+                                                        store: MemoryCredentials) -> None:
     info = await adapter.login()
     assert (info.external_id, info.username, info.title) == (str(fake.user_pk), fake.username, fake.full_name)
     assert fake.logins == 1
-    paths = [r.path for r in fake.requests]
-    # The app's flow: pre-login sync, public key (public session), login, post-login feeds.
-    for path in ("/api/v1/launcher/sync/", "/api/v1/qe/sync/", "/api/v1/accounts/login/",
-                 "/api/v1/feed/reels_tray/", "/api/v1/feed/timeline/", "/api/v1/accounts/current_user/"):
-        assert path in paths
+    # Client.login(), not login_legacy(): the legacy accounts/login/ is never asked.
+    assert flow(fake) == [*CAA_FLOW, ("GET", "i.instagram.com", "/api/v1/accounts/current_user/")]
+    assert not fake.calls("accounts/login/") and not fake.calls("launcher/sync/")
+    params = caa_params(fake)
+    attest = json.loads(fake.calls("send_login_request")[0].headers["X-IG-Attest-Params"])
+    assert attest["attestation"][0]["challenge_nonce"] in fake._nonces.values()
+    assert params["client_input_params"]["contact_point"] == fake.username
+    assert params["client_input_params"]["password"].startswith("#PWD_INSTAGRAM:4:")
     assert not sent_secret(fake, fake.password)  # only the RSA/AES-encrypted form went out
     session = store.credentials["session"]
     assert session["authorization_data"]["sessionid"] in fake.sessions
+    assert session["usdid"]["registered"] is True  # the registered device key is kept with the device
     assert store.credentials["password"] == fake.password and fake.password not in json.dumps(session)
     assert "private_transport" not in session and "request_timeout" not in session
+
+
+async def test_the_legacy_login_alone_is_answered_needs_upgrade(fake: FakeInstagramPrivate) -> None:
+    # The fake against instagrapi's own documented behaviour (instagrapi 3.2.2 login_legacy();
+    # https://github.com/subzeroid/instagrapi/pull/2792): needs_upgrade, then the CAA flow.
+    client = build_client(None, proxy=None, delay_range=None, timeout=5.0, redirect=Redirect(fake.base_url))
+    try:
+        with pytest.raises(ig.ClientNeedsUpgradeError):  # what the legacy endpoint says on its own
+            form = {"username": fake.username, "device_id": client.android_device_id}
+            await asyncio.to_thread(client.private_request, "accounts/login/", form, login=True)
+        fake.requests.clear()
+        assert await asyncio.to_thread(client.login_legacy, fake.username, fake.password)
+    finally:
+        close_client(client)
+    paths = [r.path for r in fake.requests]
+    legacy, caa = paths.index("/api/v1/accounts/login/"), paths.index(CAA_FLOW[5][2])
+    assert legacy < caa and paths.count("/api/v1/accounts/login/") == 1  # needs_upgrade, then CAA
+    assert fake.logins == 1 and client.user_id == fake.user_pk
 
 
 async def test_two_factor_code_comes_from_the_code_provider(fake: FakeInstagramPrivate,
@@ -156,8 +241,12 @@ async def test_two_factor_code_comes_from_the_code_provider(fake: FakeInstagramP
     async with make(store, fake.base_url, code_provider=provider) as adapter:
         info = await adapter.login()
     assert info.username == fake.username and asked == ["two_factor"]
-    (call,) = fake.calls("two_factor_login")
-    assert call.form["verification_code"] == fake.two_factor_code and call.form["two_factor_identifier"]
+    # The Bloks two-step verification of the CAA flow (instagrapi 3.2.2 _login_with_bloks_two_factor).
+    (call,) = fake.calls("two_step_verification.verify_code")
+    params = json.loads(call.form["params"])
+    assert params["client_input_params"]["code"] == fake.two_factor_code
+    assert params["server_params"]["two_step_verification_context"]
+    assert not fake.calls("accounts/login/") and not fake.calls("two_factor_login")
     assert store.credentials["session"]["authorization_data"]["sessionid"] in fake.sessions
 
 
@@ -204,7 +293,54 @@ async def test_expired_session_logs_in_again_on_the_same_device(fake: FakeInstag
     assert fake.logins == 2
     assert new["authorization_data"]["sessionid"] != old["authorization_data"]["sessionid"]
     assert new["uuids"] == old["uuids"]  # the same phone, not a new device every time
+    assert new["usdid"] == old["usdid"] and len(fake.calls("graphql_www")) == 1  # its key is registered once
     assert fake.calls("current_user")[0].headers["Authorization"].startswith("Bearer IGT:2:")
+
+
+# A session saved by instagrapi 2.x: an app profile 3.x no longer has, no Bloks hash, its transport.
+OLD_SESSION: dict[str, Any] = {
+    "uuids": {"phone_id": "57d64c41-a916-3fa5-bd7a-3796c1dab122",
+              "uuid": "8aa373c6-f316-44d7-b49e-d74563f4a8f3",
+              "client_session_id": "6c296d0a-3534-4dce-b5aa-a6a6ab017443",
+              "advertising_id": "8dc88b76-dfbc-44dc-abbc-31a6f1d54b04",
+              "android_device_id": "android-e021b636049dc0e9",
+              "request_id": "1e5bd1a4-4c6d-4c3e-9c26-0f7a7d1b2f21",
+              "tray_session_id": "2c0b4a3e-9b8e-4b1f-8a5c-3d2e1f0a9b8c"},
+    "mid": "ZfakeOLDmid", "cookies": {}, "last_login": 1_700_000_000.0,
+    "authorization_data": {"ds_user_id": "5120001234", "sessionid": "5120001234%3Aexpired%3A9",
+                           "should_use_header_over_cookies": True},
+    "device_settings": {"app_version": "269.0.0.18.75", "android_version": 26, "android_release": "8.0.0",
+                        "dpi": "480dpi", "resolution": "1080x1920", "manufacturer": "OnePlus",
+                        "device": "devitron",
+                        "model": "6T Dev", "cpu": "qcom", "version_code": "314665256"},
+    "user_agent": "Instagram 269.0.0.18.75 Android (26/8.0.0; 480dpi; 1080x1920; OnePlus; 6T Dev; devitron; "
+                  "qcom; en_US; 314665256)",
+    "country": "US", "country_code": 1, "locale": "en_US", "timezone_offset": -14400,
+    "private_transport": "requests", "request_timeout": 1,
+}
+
+
+async def test_an_old_session_gets_the_current_app_profile_and_keeps_its_device(fake: FakeInstagramPrivate
+                                                                                ) -> None:
+    store = MemoryCredentials({"username": fake.username, "password": fake.password,
+                               "session": json.loads(json.dumps(OLD_SESSION))})
+    async with make(store, fake.base_url) as adapter:
+        assert (await adapter.login()).username == fake.username  # the old login expired: CAA again
+    saved = store.credentials["session"]
+    # load_settings(..., override_app_version=True) (instagrapi's login-migration guide): the
+    # supported app version, version code and Bloks hash; hardware and device identifiers kept.
+    current = ig_config.APP_SETTINGS[ig_config.DEFAULT_APP_VERSION]
+    assert saved["device_settings"]["app_version"] == ig_config.DEFAULT_APP_VERSION
+    assert saved["device_settings"]["bloks_versioning_id"] == current["bloks_versioning_id"]
+    device = saved["device_settings"]
+    assert (device["manufacturer"], device["model"]) == ("OnePlus", "6T Dev")
+    assert saved["uuids"] == OLD_SESSION["uuids"] and ig_config.DEFAULT_APP_VERSION in saved["user_agent"]
+    params = caa_params(fake)
+    assert params["client_input_params"]["device_id"] == OLD_SESSION["uuids"]["android_device_id"]
+    assert params["client_input_params"]["family_device_id"] == OLD_SESSION["uuids"]["phone_id"]
+    assert "private_transport" not in saved  # its transport choice did not survive: instagrapi's default
+    assert all(r.headers["User-Agent"].startswith(f"Instagram {ig_config.DEFAULT_APP_VERSION} ")
+               for r in fake.requests if r.path != "/api/v1/qe/sync/")
 
 
 async def test_changed_cookies_are_saved(adapter: InstagramPrivateAdapter, fake: FakeInstagramPrivate,
@@ -386,13 +522,13 @@ def test_it_is_a_source_and_a_destination(store: MemoryCredentials) -> None:
 
 async def test_challenge_then_security_code(adapter: InstagramPrivateAdapter, fake: FakeInstagramPrivate,
                                             store: MemoryCredentials) -> None:
-    fake.fail_next("accounts/login/", "challenge_required")
+    fake.refuse_login("challenge_required")  # CAA sends the login to accounts/login/, which asks it
     with pytest.raises(ChallengeRequired) as raised:
         await adapter.login()
     error = raised.value
     assert error.code is ErrorCode.CAPTCHA_DETECTED
     nonce = fake.login_challenge
-    assert error.details["checkpoint_url"] == f"{fake.base_url}/challenge/{fake.user_pk}/{nonce}/"
+    assert error.details["checkpoint_url"] == f"https://i.instagram.com/challenge/{fake.user_pk}/{nonce}/"
     assert store.credentials["challenge"]["api_path"] == f"/challenge/{fake.user_pk}/{nonce}/"
     with pytest.raises(ChallengeRequired):
         await adapter.login()  # Instagram insists until the checkpoint is passed
@@ -437,8 +573,10 @@ AFTER_LOGIN = [
 async def test_listing_errors(fake: FakeInstagramPrivate, store: MemoryCredentials, kind: str,
                               cls: type[Exception], code: ErrorCode, retry_after: float | None) -> None:
     fake.seed(1)
-    fake.slow_seconds = 1.0
-    async with make(store, fake.base_url, timeout=0.4) as adapter:
+    # The stall timeout is curl's low-speed check (LOW_SPEED_TIME, whole seconds) over its ~5 s
+    # speed window: with timeout=1 a silent server is given up on after about 6-7 s.
+    fake.slow_seconds = 12.0
+    async with make(store, fake.base_url, timeout=1.0) as adapter:
         await adapter.login()
         fake.fail_next("clips/user/", kind)
         with pytest.raises(cls) as raised:
@@ -446,7 +584,7 @@ async def test_listing_errors(fake: FakeInstagramPrivate, store: MemoryCredentia
     error = raised.value
     assert error.code is code and error.retry_after == retry_after  # type: ignore[attr-defined]
     if code is ErrorCode.CAPTCHA_DETECTED:
-        assert error.details["checkpoint_url"].startswith(f"{fake.base_url}/challenge/{fake.user_pk}/")  # type: ignore[attr-defined]
+        assert error.details["checkpoint_url"].startswith(f"https://i.instagram.com/challenge/{fake.user_pk}/")  # type: ignore[attr-defined]
 
 
 AT_LOGIN = [
@@ -454,16 +592,37 @@ AT_LOGIN = [
     ("ip_blocked", AccountSuspended, ErrorCode.ACTION_BLOCKED),
     ("disabled", AccountSuspended, ErrorCode.ACCOUNT_SUSPENDED),
     ("feedback_required", AccountSuspended, ErrorCode.FEEDBACK_REQUIRED),
+    ("please_wait", TransientError, ErrorCode.API_RATE_LIMIT),
+    ("rate_limit", TransientError, ErrorCode.API_RATE_LIMIT),
+    ("challenge_required", ChallengeRequired, ErrorCode.CAPTCHA_DETECTED),
+    ("needs_upgrade", AuthError, ErrorCode.CLIENT_OUTDATED),
 ]
 
 
 @pytest.mark.parametrize(("kind", "cls", "code"), AT_LOGIN, ids=[k[0] for k in AT_LOGIN])
 async def test_login_errors(adapter: InstagramPrivateAdapter, fake: FakeInstagramPrivate, kind: str,
                             cls: type[Exception], code: ErrorCode) -> None:
-    fake.fail_next("accounts/login/", kind)
+    # Instagram refuses through CAA by sending the client to the legacy endpoint, which says why
+    # (https://github.com/subzeroid/instagrapi/pull/2803).
+    fake.refuse_login(kind)
     with pytest.raises(cls) as raised:
         await adapter.login()
     assert raised.value.code is code  # type: ignore[attr-defined]
+    assert fake.calls("send_login_request") and fake.calls("accounts/login/")
+
+
+async def test_a_wrong_password_is_refused_through_the_legacy_endpoint(adapter: InstagramPrivateAdapter,
+                                                                      fake: FakeInstagramPrivate,
+                                                                      store: MemoryCredentials) -> None:
+    store.credentials["password"] = "not-it"
+    with pytest.raises(AuthError) as raised:
+        await adapter.login()
+    assert raised.value.code is ErrorCode.INVALID_CREDENTIALS
+    # CAA -> fallback -> accounts/login/ (bad_password) -> CAA once more -> BadPassword.
+    assert [r.path.rsplit("/", 2)[-2] for r in fake.requests
+            if "send_login_request" in r.path or "accounts/login" in r.path] == [
+        "com.bloks.www.bloks.caa.login.async.send_login_request", "login",
+        "com.bloks.www.bloks.caa.login.async.send_login_request"]
 
 
 async def test_upload_errors(adapter: InstagramPrivateAdapter, fake: FakeInstagramPrivate,
@@ -518,6 +677,7 @@ async def test_all_traffic_goes_through_the_proxy(fake: FakeInstagramPrivate, st
     # even with an environment that tells requests to bypass every proxy.
     monkeypatch.setenv("NO_PROXY", "*")
     base = f"http://{TARGET_HOST}:{fake.port}"
+    fake.media_base = base  # media URLs the fake hands out: reachable only through the proxy as well
     fake.seed(1)
     before = proxies.connections()
     async with make(store, base, proxy=proxy_spec(proxies, mode)) as adapter:
@@ -526,7 +686,10 @@ async def test_all_traffic_goes_through_the_proxy(fake: FakeInstagramPrivate, st
         assert post.media_url and post.media_url.startswith(base)
         downloaded = await adapter.download(post, tmp_path)
     assert downloaded.path.read_bytes() == fake.reels[0].video
-    assert {r.host for r in fake.requests} == {f"{TARGET_HOST}:{fake.port}"}
+    # The API calls name Instagram's hosts (as the app does); the media came from the "CDN".
+    assert {r.host for r in fake.requests if not r.path.startswith("/cdn/")} == {
+        "i.instagram.com", "b.i.instagram.com"}
+    assert {r.host for r in fake.requests if r.path.startswith("/cdn/")} == {f"{TARGET_HOST}:{fake.port}"}
     assert fake.calls("/api/v1/qe/sync/", "GET")  # instagrapi's public session went through it too
     assert proxies.connections() > before
 
@@ -576,3 +739,113 @@ def test_cursor_times_are_aware() -> None:
     assert naive.last_taken_at == datetime(2024, 1, 1, tzinfo=UTC)
     later = RemotePost(id="2", published_at=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=1))
     assert naive.is_new(later) and not naive.passed(later)
+
+
+# ---- instagrapi as it is now (3.2.2): transport, pacing, exceptions -------------------------
+
+
+async def test_the_production_path_keeps_instagrapis_own_transport(proxies: ProxyServers) -> None:
+    # What PlatformFactory builds with the default settings (INSTAGRAM_API_BASE = Instagram's host).
+    assert Settings().instagram_api_base.rstrip("/") == DEFAULT_API_BASE
+    account = Account(platform=Platform.INSTAGRAM, auth_method=AuthMethod.PRIVATE_API, alias="prod")
+    spec = proxy_spec(proxies, "socks5_auth")
+    factory = PlatformFactory(Settings(), QuotaLedger())
+    async with factory.source(account, spec, store=MemoryCredentials()) as adapter:
+        assert isinstance(adapter, InstagramPrivateAdapter)
+        await adapter._use(None)  # builds the client; sends nothing
+        client = adapter._client
+        assert client is not None
+        # instagrapi's default private transport, unwrapped: curl_cffi with HTTP/2 only
+        # (instagrapi 3.2.2 transports.py; its tests/regression/test_default_transport.py).
+        assert client.private_transport == "curl"
+        for url in ("https://i.instagram.com/", "https://b.i.instagram.com/", "http://i.instagram.com/"):
+            assert type(client.private.get_adapter(url)) is _CurlH2Adapter
+        assert not any(isinstance(a, Redirected) for s in (client.private, client.public, client.graphql)
+                       for a in s.adapters.values())
+        assert adapter._redirect is None  # the test seam is not even built
+        # The proxy through instagrapi's own set_proxy (Client(proxy=...)), on every session.
+        url = requests_proxies(spec)["https"]
+        assert client.proxy == url and client.private.proxies == {"http": url, "https": url}
+        assert client.public.proxies == client.private.proxies == client.graphql.proxies
+        # instagrapi's best-practice pacing, current login, challenges left to the admin.
+        assert client.delay_range == [1.0, 3.0] == list(DEFAULT_DELAY_RANGE)
+        assert client.with_challenge_flow is False and client.override_app_version is True
+        assert client.bloks_versioning_id == ig_config.APP_SETTINGS[ig_config.DEFAULT_APP_VERSION][
+            "bloks_versioning_id"]
+
+
+async def test_only_a_base_that_is_not_instagram_installs_the_test_seam(fake: FakeInstagramPrivate,
+                                                                        store: MemoryCredentials) -> None:
+    for base in (None, DEFAULT_API_BASE, DEFAULT_API_BASE + "/", "https://b.i.instagram.com"):
+        assert InstagramPrivateAdapter(store, api_base=base)._redirect is None
+        if base:
+            with pytest.raises(ValueError):
+                Redirect(base)
+    # The factory passes the seam (and no pacing) only for a test's fake.
+    account = Account(platform=Platform.INSTAGRAM, auth_method=AuthMethod.PRIVATE_API, alias="test")
+    factory = PlatformFactory(Settings(instagram_api_base=fake.base_url), QuotaLedger())
+    async with factory.source(account, store=store) as adapter:
+        assert isinstance(adapter, InstagramPrivateAdapter) and adapter._redirect is not None
+        assert (await adapter.login()).username == fake.username
+        assert adapter._client is not None and adapter._client.delay_range is None
+        mounted = adapter._client.private.get_adapter("https://i.instagram.com/")
+        assert isinstance(mounted, Redirected) and isinstance(mounted.inner, _CurlH2Adapter)
+
+
+async def test_private_requests_are_paced_as_instagrapi_recommends(fake: FakeInstagramPrivate,
+                                                                   store: MemoryCredentials,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    paused: list[list[float]] = []
+    monkeypatch.setattr(ig_private, "random_delay", lambda delay_range: paused.append(list(delay_range)))
+    async with make(store, fake.base_url, delay_range=DEFAULT_DELAY_RANGE) as adapter:  # the default
+        await adapter.login()
+    private_calls = [r for r in fake.requests if r.path not in ("/graphql_www", "/api/v1/qe/sync/")]
+    assert paused == [[1.0, 3.0]] * len(private_calls)  # before each private request
+    paused.clear()
+    async with make(store, fake.base_url) as adapter:  # tests pass delay_range=None
+        await adapter.identify()
+    assert paused == []
+
+
+def _instagrapi_exceptions() -> list[type[BaseException]]:
+    return sorted((c for c in vars(ig).values() if isinstance(c, type) and issubclass(c, BaseException)
+                   and c.__module__ == ig.__name__), key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("kind", _instagrapi_exceptions(), ids=lambda c: c.__name__)
+def test_every_instagrapi_exception_has_a_clear_code(kind: type[BaseException]) -> None:
+    error = translate(kind(), None)
+    assert isinstance(error, ForwarderError)
+    assert not error.message.startswith("unexpected Instagram error"), error.message
+    assert error.code is not ErrorCode.INTERNAL_ERROR or kind is ig.ValidationError
+    assert error.details["exception"] == kind.__name__
+
+
+def test_needs_upgrade_says_to_upgrade_instagrapi() -> None:
+    body = {"message": "Your version of Instagram is out of date. Please upgrade your app to log in to "
+                       "Instagram.", "status": "fail", "error_type": "needs_upgrade"}
+    error = translate(ig.ClientNeedsUpgradeError(**body), None)
+    assert isinstance(error, AuthError) and error.code is ErrorCode.CLIENT_OUTDATED
+    assert "pip install -U instagrapi" in error.message and not error.retriable
+    assert translate(ig.UnknownError(**{**body, "error_type": "block_eu_user_login_in_old_app"}),
+                     None).code is ErrorCode.CLIENT_OUTDATED
+    assert translate(ig.ClientError("CAA login requires bloks_versioning_id for the saved app profile."),
+                     None).code is ErrorCode.CLIENT_OUTDATED
+    stopped = translate(ig.ClientError("CAA login did not return a session"), None)
+    assert stopped.code is ErrorCode.LOGIN_REQUIRED and "Instagram app" in stopped.message
+
+
+def test_transport_refusals_of_instagrapis_curl_say_what_is_in_the_way() -> None:
+    # instagrapi 3.2.2 transports.py: HTTP/2 only, TLS 1.3 only; its errors come as requests ones.
+    no_h2 = translate(requests.exceptions.ConnectionError("curl private transport did not negotiate HTTP/2"),
+                      None)
+    assert no_h2.code is ErrorCode.PROXY_ERROR and "HTTP/2" in no_h2.message
+    tls = translate(ig.ClientConnectionError("SSLError curl private transport failed (SSLError)"), None)
+    assert tls.code is ErrorCode.API_TEMPORARY_ERROR  # no SSLError in the chain: merely unreachable
+    try:
+        try:
+            raise requests.exceptions.SSLError("curl private transport failed (SSLError)")
+        except requests.exceptions.SSLError as inner:
+            raise ig.ClientConnectionError("SSLError curl private transport failed") from inner
+    except ig.ClientConnectionError as wrapped:
+        assert "TLS 1.3" in translate(wrapped, None).message
