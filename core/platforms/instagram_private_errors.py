@@ -235,7 +235,7 @@ def _transport(exc: BaseException, details: dict[str, Any]) -> ForwarderError | 
         return TransientError("The TLS handshake with Instagram failed (instagrapi requires TLS 1.3 and a "
                               "valid certificate): check the proxy, or whether something intercepts TLS",
                               details=details)
-    if isinstance(exc, ig.ClientConnectionError) or _has(exc, requests.ConnectionError | CurlError):
+    if isinstance(exc, ig.ClientConnectionError) or _has(exc, (requests.ConnectionError, CurlError)):
         return TransientError("Instagram is unreachable", details=details)
     if isinstance(exc, ig.ClientJSONDecodeError | ig.ClientIncompleteReadError):
         return TransientError("Instagram sent an incomplete or unreadable answer", details=details)

@@ -47,6 +47,20 @@ class CredentialsReplaced:
     resumed: list[str] = field(default_factory=list)
 
 
+def _session(errors: dict[str, str], session_json: str | None) -> dict[str, Any] | None:
+    """A saved instagrapi session from its JSON text, or a field error."""
+    if not session_json:
+        return None
+    try:
+        session = json.loads(session_json)
+    except (ValueError, RecursionError):
+        session = None
+    if not isinstance(session, dict):
+        errors["session_json"] = "the session is not a JSON object exported by instagrapi"
+        return None
+    return session
+
+
 def _digits(errors: dict[str, str], name: str, value: str | None) -> str | None:
     value = (value or "").strip()
     if value and not (value.isascii() and value.isdigit()):
@@ -101,14 +115,7 @@ class AccountService:
             errors["username"] = "type the Instagram username"
         if not password and not session_json:
             errors["password"] = "type the password (or give a saved session)"
-        session: dict[str, Any] | None = None
-        if session_json:
-            try:
-                session = json.loads(session_json)
-                if not isinstance(session, dict):
-                    raise ValueError("not an object")
-            except (ValueError, RecursionError):
-                errors["session_json"] = "the session is not a JSON object exported by instagrapi"
+        session = _session(errors, session_json)
         if errors:
             raise InvalidInput(errors)
         creds: dict[str, Any] = {"username": username, "password": password}
@@ -204,9 +211,8 @@ class AccountService:
         """Store checked credentials, mark the account healthy, resume what it had paused."""
         account.credentials = credentials
         account.status = AccountStatus.ACTIVE
-        account.status_reason = None
         account.last_verified_at = self.clock()
-        for name, value in fields.items():
+        for name, value in {"status_reason": None, **fields}.items():
             setattr(account, name, value)
         await account.save(update_fields=["credentials", "status", "status_reason", "last_verified_at",
                                           "updated_at", *fields])
@@ -247,13 +253,7 @@ class AccountService:
         creds = dict(account.credentials or {})
         errors: dict[str, str] = {}
         if session_json:
-            try:
-                session = json.loads(session_json)
-                if not isinstance(session, dict):
-                    raise ValueError("not an object")
-            except (ValueError, RecursionError):
-                errors["session_json"] = "the session is not a JSON object exported by instagrapi"
-            else:
+            if (session := _session(errors, session_json)) is not None:
                 creds["session"] = session
         elif password:
             creds["password"] = password

@@ -88,6 +88,17 @@ async def _start_youtube(request: web.Request, alias: str | None, secret: bytes 
                               "account": render.account(account)}, status=201)
 
 
+def _session_text(data: dict[str, Any], f: Fields) -> str | None:
+    """``session_json`` as text (given as an object or its text), or a field error."""
+    session = data.get("session_json")
+    if isinstance(session, dict):
+        return json.dumps(session)
+    if session is not None and not isinstance(session, str):
+        f.errors["session_json"] = "must be the session as a JSON object or its text"
+        return None
+    return session
+
+
 def _expiry(value: str | None, errors: dict[str, str]) -> datetime | None:
     if not value:
         return None
@@ -124,12 +135,7 @@ async def _create_instagram(request: web.Request, data: dict[str, Any]) -> Accou
         username = f.text("username") or ""
         password = f.text("password") or creds.text("password") or ""
         code = f.text("verification_code")
-        session = data.get("session_json")
-        if isinstance(session, dict):
-            session = json.dumps(session)
-        elif session is not None and not isinstance(session, str):
-            f.errors["session_json"] = "must be the session as a JSON object or its text"
-            session = None
+        session = _session_text(data, f)
         f.errors.update(creds.errors)
         f.done()
         return await accounts.add_instagram_private(alias, username, password, verification_code=code,
@@ -260,12 +266,7 @@ async def replace_credentials(request: web.Request) -> web.Response:
     elif account.auth_method is AuthMethod.PRIVATE_API:
         f.only(("password", "verification_code", "session_json"))
         password, code = f.text("password"), f.text("verification_code")
-        session = data.get("session_json")
-        if isinstance(session, dict):
-            session = json.dumps(session)
-        elif session is not None and not isinstance(session, str):
-            f.errors["session_json"] = "must be the session as a JSON object or its text"
-            session = None
+        session = _session_text(data, f)
         f.done()
         result = await svc.replace_instagram_private(account.id, password=password, verification_code=code,
                                                      session_json=session)
