@@ -101,18 +101,20 @@ async def callback(request: web.Request) -> web.Response:
         return page(False, "Authorization failed", [exc.message[:1].upper() + exc.message[1:]],
                     status=503 if exc.retriable else 400)
     try:
-        account = await services(request).accounts.finish_youtube(account)
+        done = await services(request).accounts.finish_youtube(account)
     except ForwarderError as exc:
         await _tell(request, chat, f"⚠️ YouTube account '{html.escape(account.alias)}' is authorized, but its "
                                    f"channel could not be read: {html.escape(exc.message)}")
         return page(False, "Authorized, channel not found",
                     [f"The tokens for {account.alias} are saved, but the channel could not be read: "
                      f"{exc.message}"], status=503 if exc.retriable else 400)
+    account = done.account
+    resumed = f" Resumed: {html.escape(', '.join(done.resumed))}." if done.resumed else ""
     title = str((account.profile or {}).get("channel_title") or account.username or account.external_id)
     expiry = account.token_expiry.isoformat(timespec="minutes") if account.token_expiry else "unknown"
     await _tell(request, chat, f"✅ YouTube account '{html.escape(account.alias)}' authorized: channel "
                                f"<b>{html.escape(title)}</b>. Token expires {expiry} "
-                               "(refreshed automatically).")
+                               f"(refreshed automatically).{resumed}")
     return page(True, "YouTube account authorized",
                 [f"Channel: {title}", f"Account: {account.alias}",
                  "The forwarder can now upload to this channel."])

@@ -405,10 +405,12 @@ async def take_paste(message: Message, state: FSMContext, services: Services) ->
     await delete_quietly(message)
     account_id = int((await state.get_data())["account_id"])
     account = await services.oauth.complete_pasted(account_id, text)
-    account = await services.accounts.finish_youtube(account)
+    done = await services.accounts.finish_youtube(account)
+    account = done.account
     await state.clear()
     title = account.profile.get("channel_title") or account.alias
-    await message.answer(f"✅ YouTube connected: <b>{e(title)}</b> ({e(account.external_id)}).")
+    resumed = f"\n▶️ Resumed: {e(', '.join(done.resumed))}." if done.resumed else ""
+    await message.answer(f"✅ YouTube connected: <b>{e(title)}</b> ({e(account.external_id)}).{resumed}")
 
 
 # ---- new credentials for an existing account -------------------------------------------------

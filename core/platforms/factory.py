@@ -64,7 +64,9 @@ class PlatformFactory:
         if account.auth_method == AuthMethod.GRAPH_API:
             from core.platforms.instagram_graph import InstagramGraphAdapter
 
-            pace: dict[str, Any] = {} if self.graph_poll_interval is None else {"poll_interval": self.graph_poll_interval}
+            pace: dict[str, Any] = {}
+            if self.graph_poll_interval is not None:
+                pace["poll_interval"] = self.graph_poll_interval
             return InstagramGraphAdapter(store, api_base=s.graph_api_base,
                                          instagram_base=s.instagram_graph_api_base,
                                          upload_base=s.graph_upload_base, version=s.graph_api_version,

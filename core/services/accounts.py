@@ -315,8 +315,8 @@ class AccountService:
             raise ForwarderError(f"Account {account.alias} is not a YouTube account with a client secret")
         return await self.oauth.start(account, parse_client_secret(json.dumps(raw).encode()), chat_id)
 
-    async def finish_youtube(self, account: Account) -> Account:
-        """After the tokens are stored: find the channel and record it."""
+    async def finish_youtube(self, account: Account) -> CredentialsReplaced:
+        """After the tokens are stored: find the channel, record it, resume what the account had paused."""
         async with self.factory.source(account) as adapter:
             info = await adapter.identify()
         account.external_id = info.external_id
@@ -325,8 +325,8 @@ class AccountService:
         account.last_verified_at = self.clock()
         await account.save(update_fields=["external_id", "username", "profile", "last_verified_at",
                                           "updated_at"])
-        await resume_connections(account)
-        return account
+        resumed = await resume_connections(account)
+        return CredentialsReplaced(account, [c.name for c in resumed])
 
     # ---- status, update, delete -------------------------------------------------------
 

@@ -229,9 +229,24 @@ async def test_youtube_consent_then_channel(db: str, accounts: AccountService,
     async with aiohttp.ClientSession() as http, http.get(url, allow_redirects=False) as resp:
         callback = {k: v[0] for k, v in parse_qs(urlparse(resp.headers["Location"]).query).items()}
     done = await accounts.oauth.complete(callback["state"], callback["code"])
-    channel = await accounts.finish_youtube(done)
+    channel = (await accounts.finish_youtube(done)).account
     assert channel.external_id == yt.channel_id and channel.profile["channel_title"] == "Fake Channel"
     assert channel.status is AccountStatus.ACTIVE and channel.profile["project_key"] == "proj-1"
+    # The grant is revoked later: the account pauses its connections; re-authorizing resumes them.
+    insta = await Account.create(platform=Platform.INSTAGRAM, alias="insta",
+                                 auth_method=AuthMethod.PRIVATE_API, status=AccountStatus.ACTIVE)
+    conn = await Connection.create(name="to tube", direction=Direction.INSTAGRAM_TO_YOUTUBE,
+                                   source_account=insta, destination_account=channel,
+                                   status=ConnectionStatus.ACTIVE)
+    from core.pipeline.effects import account_needs_attention
+
+    await account_needs_attention(channel, ErrorCode.REQUIRES_REAUTH, "the grant was revoked")
+    url = await accounts.reauthorize_youtube(channel.id)
+    async with aiohttp.ClientSession() as http, http.get(url, allow_redirects=False) as resp:
+        callback = {k: v[0] for k, v in parse_qs(urlparse(resp.headers["Location"]).query).items()}
+    again = await accounts.finish_youtube(await accounts.oauth.complete(callback["state"], callback["code"]))
+    assert again.resumed == ["to tube"]
+    assert (await Connection.get(id=conn.id)).status is ConnectionStatus.ACTIVE
 
 
 async def test_delete_refuses_an_account_in_use(db: str, accounts: AccountService) -> None:
