@@ -39,6 +39,7 @@ from core.services.jobs import JobQueue, JobService, NoQueue
 from core.services.monitors import MonitorService
 from core.services.polls import PollService
 from core.services.proxies import ProxyService
+from core.services.reconcile import ReconcileService
 from core.services.system import SystemService
 from core.settings import Settings
 
@@ -63,6 +64,7 @@ class Services:
     accounts: AccountService
     analytics: AnalyticsService
     system: SystemService
+    reconcile: ReconcileService
 
 
 QueueFactory = Callable[[Redis], JobQueue]
@@ -82,6 +84,10 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
     proxies = ProxyService(settings.proxy_check_urls)
     oauth = OAuthService.from_settings(settings, crypto.derive_key(keyring, "oauth-state"))
     health = HealthService(redis)
+    forward = ForwardService(platforms, settings.data_dir.resolve(), timezone=settings.timezone,
+                             ffmpeg_setting=settings.ffmpeg_binary, alerts=alerts,
+                             lease_seconds=settings.forward_lease_seconds)
+    jobs = JobService(queue, factory=platforms, alerts=alerts)
     return Services(
         health=health,
         proxies=proxies,
@@ -90,10 +96,8 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
         platforms=platforms,
         queue=queue,
         polls=polls,
-        forward=ForwardService(platforms, settings.data_dir.resolve(), timezone=settings.timezone,
-                               ffmpeg_setting=settings.ffmpeg_binary, alerts=alerts,
-                               lease_seconds=settings.forward_lease_seconds),
-        jobs=JobService(queue, factory=platforms, alerts=alerts),
+        forward=forward,
+        jobs=jobs,
         connections=ConnectionService(polls, queue),
         dry_run=DryRunService(platforms, ffmpeg_setting=settings.ffmpeg_binary,
                               timezone=settings.timezone),
@@ -103,6 +107,7 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
         accounts=AccountService(platforms, oauth),
         analytics=AnalyticsService(timezone=settings.timezone, health=health),
         system=SystemService(on_change=lambda section, value: _apply(section, value, platforms, alerts)),
+        reconcile=ReconcileService(jobs, queue, lambda: forward.lease),
     )
 
 

@@ -156,6 +156,7 @@ class Account(Model):
     default_proxy: fields.ForeignKeyNullableRelation[Proxy] = fields.ForeignKeyField(
         "models.Proxy", related_name="accounts", null=True, on_delete=fields.SET_NULL
     )
+    default_proxy_id: int | None  # the column tortoise fills; declared for type checkers
     profile = fields.JSONField[dict[str, Any]](
         default=dict, description="non-secret facts: channel title, project key"
     )
@@ -178,12 +179,15 @@ class Connection(Model):
     source_account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="source_connections", on_delete=fields.RESTRICT
     )
+    source_account_id: int  # the column tortoise fills; declared for type checkers
     destination_account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="destination_connections", on_delete=fields.RESTRICT
     )
+    destination_account_id: int  # the column tortoise fills; declared for type checkers
     proxy: fields.ForeignKeyNullableRelation[Proxy] = fields.ForeignKeyField(
         "models.Proxy", related_name="connections", null=True, on_delete=fields.SET_NULL
     )
+    proxy_id: int | None  # the column tortoise fills; declared for type checkers
     proxy_policy = fields.JSONField[dict[str, Any]](
         default=dict, description="mode, pool, fallback_to_direct, max_retry_per_proxy"
     )
@@ -215,6 +219,7 @@ class SourcePost(Model):
     connection: fields.ForeignKeyRelation[Connection] = fields.ForeignKeyField(
         "models.Connection", related_name="posts", on_delete=fields.CASCADE
     )
+    connection_id: int  # the column tortoise fills; declared for type checkers
     source_post_id = fields.CharField(max_length=128)
     title = fields.TextField(default="", description="the source's own title (YouTube), if any")
     caption = fields.TextField(default="")
@@ -241,12 +246,15 @@ class Job(Model):
     connection: fields.ForeignKeyRelation[Connection] = fields.ForeignKeyField(
         "models.Connection", related_name="jobs", on_delete=fields.CASCADE, db_index=True
     )
+    connection_id: int  # the column tortoise fills; declared for type checkers
     source_post: fields.ForeignKeyRelation[SourcePost] = fields.ForeignKeyField(
         "models.SourcePost", related_name="jobs", on_delete=fields.CASCADE
     )
+    source_post_id: int  # the column tortoise fills; declared for type checkers
     parent: fields.ForeignKeyNullableRelation[Job] = fields.ForeignKeyField(
         "models.Job", related_name="retries", null=True, on_delete=fields.SET_NULL
     )
+    parent_id: int | None  # the column tortoise fills; declared for type checkers
     status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.QUEUED, db_index=True)
     dry_run = fields.BooleanField(default=False)
     attempts = fields.IntField(default=0)
@@ -282,12 +290,15 @@ class LogEntry(Model):
     job: fields.ForeignKeyNullableRelation[Job] = fields.ForeignKeyField(
         "models.Job", related_name="logs", null=True, on_delete=fields.SET_NULL, db_index=True
     )
+    job_id: int | None  # the column tortoise fills; declared for type checkers
     connection: fields.ForeignKeyNullableRelation[Connection] = fields.ForeignKeyField(
         "models.Connection", related_name="logs", null=True, on_delete=fields.SET_NULL
     )
+    connection_id: int | None  # the column tortoise fills; declared for type checkers
     account: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="logs", null=True, on_delete=fields.SET_NULL
     )
+    account_id: int | None  # the column tortoise fills; declared for type checkers
     message = fields.TextField()
     details = fields.JSONField[dict[str, Any]](default=dict)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
@@ -353,6 +364,7 @@ class OAuthState(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="oauth_states", on_delete=fields.CASCADE
     )
+    account_id: int  # the column tortoise fills; declared for type checkers
     code_verifier = EncryptedTextField(null=True)
     chat_id = fields.BigIntField(null=True)
     expires_at = fields.DatetimeField()

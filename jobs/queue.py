@@ -46,11 +46,6 @@ class ArqQueue:
         job = await self.arq.enqueue_job(POLL, connection_id, _job_id=poll_id(connection_id, key))
         return job is not None
 
-    async def known(self, job_id: int) -> bool:
-        """Whether ARQ holds a forward for the job (queued, deferred or in progress)."""
-        key = forward_id(job_id)
-        return bool(await self.arq.exists(f"arq:job:{key}", f"arq:in-progress:{key}"))
-
     async def state(self, job_id: int) -> str | None:
         """``in_progress`` (a worker took it), ``queued`` (waiting or deferred), or None (ARQ lost it)."""
         key = forward_id(job_id)

@@ -10,7 +10,7 @@ from arq import Retry
 
 from core.bootstrap import Runtime
 from core.errors import ForwarderError
-from core.models import Job, JobStatus
+from core.models import JobStatus
 from jobs.queue import ArqQueue
 
 log = logging.getLogger("forwarder.jobs")
@@ -59,34 +59,7 @@ async def schedule_polls(ctx: dict[str, Any]) -> int:
 
 async def reconcile(ctx: dict[str, Any]) -> int:
     """Cron, each minute: the database is the truth; put back on the queue what Redis lost."""
-    services = _runtime(ctx).services
-    queue = _queue(ctx)
-    now = datetime.now(UTC)
-    grace = services.forward.lease
-    # ARQ keeps a killed worker's job "in progress" until the job's timeout (hours), and an id it
-    # holds cannot be queued again: what stays stuck longer than a lease gets a fresh id per lease.
-    stale = f"s{int(now.timestamp() // grace.total_seconds())}"
-    requeued = 0
-    for job_id in await services.jobs.reconcile_candidates(now):
-        job = await Job.get_or_none(id=job_id)
-        if job is None:
-            continue
-        if job.status is JobStatus.RUNNING:
-            # Its worker vanished (the lease expired): take over under a fresh ARQ id (a new one
-            # when a first takeover did not claim it either: its worker died too).
-            lease = job.lease_until
-            token = stale if lease is None or now - lease > grace else f"r{int(lease.timestamp())}"
-            requeued += await queue.enqueue_forward(job_id, token=token)
-            continue
-        state = await queue.state(job_id)
-        if state is None:
-            requeued += await queue.enqueue_forward(job_id)
-        elif state == "in_progress" and now - (job.next_retry_at or job.created_at) > grace:
-            # A worker took it from ARQ and died before claiming the row.
-            requeued += await queue.enqueue_forward(job_id, token=stale)
-    if requeued:
-        log.info("reconcile re-enqueued %d job(s)", requeued)
-    return requeued
+    return await _runtime(ctx).services.reconcile.run()
 
 
 async def deliver_alerts(ctx: dict[str, Any]) -> int:

@@ -251,3 +251,17 @@ class Destination(Protocol):
     async def verify(self, post_id: str, request: UploadRequest | None = None) -> VerifyResult:
         """The post's state; ``request`` (what was asked for) lets it spot a forced change."""
         ...
+
+
+@runtime_checkable
+class PasswordLogin(Protocol):
+    """An adapter that logs in with the stored password (and a 2FA code when asked): the private API."""
+
+    async def login(self, verification_code: str | None = None) -> AccountInfo: ...
+
+
+@runtime_checkable
+class TokenRefresh(Protocol):
+    """An adapter that renews its own long-lived token and returns the new expiry: the Graph API."""
+
+    async def refresh_token(self) -> datetime: ...

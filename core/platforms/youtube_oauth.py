@@ -267,7 +267,7 @@ class OAuthService:
         # Mark used before the exchange: a failed or replayed exchange never reuses the state.
         if not await OAuthState.filter(id=row.id, used_at__isnull=True).update(used_at=now):
             raise _auth(ALREADY_USED)
-        account = await Account.get(id=row.account_id)  # type: ignore[attr-defined]
+        account = await Account.get(id=row.account_id)
         secret = self._stored_secret(account)
         flow = self._flow(secret, code_verifier=row.code_verifier)
         try:

@@ -27,7 +27,7 @@ from core.errors import ForwarderError, InvalidInput, NotFound
 from core.models import Account, AccountStatus, AuthMethod, Connection, Platform
 from core.pipeline.effects import resume_connections, uses
 from core.pipeline.rules import aware
-from core.platforms.base import MemoryCredentials
+from core.platforms.base import MemoryCredentials, PasswordLogin, TokenRefresh
 from core.platforms.factory import PlatformFactory
 from core.platforms.instagram_graph import FACEBOOK_LOGIN, INSTAGRAM_LOGIN, LOGIN_TYPES
 from core.platforms.instagram_graph import login_type as stored_login_type
@@ -59,6 +59,12 @@ def _session(errors: dict[str, str], session_json: str | None) -> dict[str, Any]
         errors["session_json"] = "the session is not a JSON object exported by instagrapi"
         return None
     return session
+
+
+def _password_login(adapter: object) -> PasswordLogin:
+    if not isinstance(adapter, PasswordLogin):
+        raise ForwarderError("this account's adapter does not log in with a password")
+    return adapter
 
 
 def _digits(errors: dict[str, str], name: str, value: str | None) -> str | None:
@@ -124,7 +130,7 @@ class AccountService:
         store = MemoryCredentials(creds)
         probe = Account(platform=Platform.INSTAGRAM, auth_method=AuthMethod.PRIVATE_API, alias=alias)
         async with self.factory.source(probe, store=store) as adapter:
-            info = await adapter.login(verification_code)  # type: ignore[attr-defined]
+            info = await _password_login(adapter).login(verification_code)
         return await Account.create(
             owner_id=self.owner_id, platform=Platform.INSTAGRAM, auth_method=AuthMethod.PRIVATE_API,
             alias=alias, username=info.username or username, external_id=info.external_id,
@@ -265,7 +271,7 @@ class AccountService:
         creds.pop("challenge", None)
         store = MemoryCredentials(creds)
         async with self.factory.source(account, store=store) as adapter:
-            info = await adapter.login(verification_code)  # type: ignore[attr-defined]
+            info = await _password_login(adapter).login(verification_code)
         self._same_account(account, info.external_id, info.username)
         return await self._healthy(account, store.credentials)
 
@@ -351,7 +357,9 @@ class AccountService:
             await self.oauth.refresh(account)
         elif account.auth_method == AuthMethod.GRAPH_API:
             async with self.factory.source(account) as adapter:
-                expiry = await adapter.refresh_token()  # type: ignore[attr-defined]  # Graph adapters only
+                if not isinstance(adapter, TokenRefresh):
+                    raise ForwarderError(f"Account {account.alias}'s adapter cannot renew its token")
+                expiry = await adapter.refresh_token()
             await Account.filter(id=account.id).update(token_expiry=expiry)
             await Account.filter(id=account.id, status=AccountStatus.EXPIRY_WARNING).update(
                 status=AccountStatus.ACTIVE, status_reason=None)
@@ -373,7 +381,7 @@ class AccountService:
                 errors["alert_before_days"] = "warn 0 to 60 days before a token expires"
             account.alert_before_days = alert_before_days
         if default_proxy_id is not False:
-            account.default_proxy_id = default_proxy_id  # type: ignore[attr-defined]
+            account.default_proxy_id = default_proxy_id
         if errors:
             raise InvalidInput(errors)
         await account.save()

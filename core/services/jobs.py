@@ -35,23 +35,34 @@ def utcnow() -> datetime:
 
 
 class JobQueue(Protocol):
-    """Puts work on the queue (ARQ in production); ids make every enqueue idempotent."""
+    """Puts work on the queue (ARQ in production); ids make every enqueue idempotent.
 
-    async def enqueue_forward(self, job_id: int, at: datetime | None = None) -> bool: ...
+    ``token`` makes a fresh queue id for a takeover (reconcile); ``state`` is ``in_progress`` (a
+    worker took it), ``queued`` (waiting or deferred) or None (the queue does not know the job).
+    """
+
+    async def enqueue_forward(self, job_id: int, at: datetime | None = None, *,
+                              token: str | None = None) -> bool: ...
 
     async def enqueue_poll(self, connection_id: int, slot: int | None = None, *,
                            manual: bool = False) -> bool: ...
+
+    async def state(self, job_id: int) -> str | None: ...
 
 
 class NoQueue:
     """For faces without a queue connection: the reconcile cron picks the rows up within a minute."""
 
-    async def enqueue_forward(self, job_id: int, at: datetime | None = None) -> bool:
+    async def enqueue_forward(self, job_id: int, at: datetime | None = None, *,
+                              token: str | None = None) -> bool:
         return False
 
     async def enqueue_poll(self, connection_id: int, slot: int | None = None, *,
                            manual: bool = False) -> bool:
         return False
+
+    async def state(self, job_id: int) -> str | None:
+        return None
 
 
 @dataclass
@@ -109,14 +120,14 @@ class JobService:
         if not old.dead_letter:
             raise NotFound(f"Job {job_id} is not in the dead-letter queue")
         async with in_transaction():
-            new = await Job.create(connection_id=old.connection_id,  # type: ignore[attr-defined]
-                                   source_post_id=old.source_post_id,  # type: ignore[attr-defined]
+            new = await Job.create(connection_id=old.connection_id,
+                                   source_post_id=old.source_post_id,
                                    parent_id=old.id, status=JobStatus.QUEUED,
                                    checkpoint=_reusable(old.checkpoint))
             await Job.filter(id=old.id).update(dead_letter=False)
-            await SourcePost.filter(id=old.source_post_id).update(  # type: ignore[attr-defined]
+            await SourcePost.filter(id=old.source_post_id).update(
                 outcome=PostOutcome.QUEUED, reason=None)
-        await LogEntry.create(level=LogLevel.INFO, job_id=new.id, connection_id=old.connection_id,  # type: ignore[attr-defined]
+        await LogEntry.create(level=LogLevel.INFO, job_id=new.id, connection_id=old.connection_id,
                               message=f"Job {new.id} created to retry dead-lettered job {old.id}")
         await self.queue.enqueue_forward(new.id)
         return new

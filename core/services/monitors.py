@@ -207,7 +207,7 @@ class MonitorService:
                     health=ProxyHealth.UNHEALTHY).exists()
                 if healthy:
                     continue  # the pool fails over
-            elif connection.proxy_id != proxy.id:  # type: ignore[attr-defined]
+            elif connection.proxy_id != proxy.id:
                 continue
             await Connection.filter(id=connection.id).update(
                 status=ConnectionStatus.PAUSED, pause_reason=PROXY_PAUSE.format(alias=proxy.alias))

@@ -3,7 +3,6 @@ until their timeout (hours), so the ids they hold cannot be queued again."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,8 +97,10 @@ async def test_a_takeover_whose_worker_died_too_is_queued_again(
     takeover = forward_id(job.id, f"r{int(expired.timestamp())}")
     await held_by_a_dead_worker(runtime, takeover)
     assert await reconcile(ctx) == 0  # that takeover is in progress
-    await asyncio.sleep(2.2)
+    later = datetime.now(UTC) + timedelta(seconds=2.2)  # reconcile's clock moves, no real wait
+    runtime.services.reconcile.clock = lambda: later
     assert await reconcile(ctx) == 1  # still unclaimed a lease later: its worker died too
+    runtime.services.reconcile.clock = lambda: datetime.now(UTC)
     service.lease = timedelta(seconds=120)
     done = await forward(runtime, job.id, forward_id(job.id), takeover)
     assert done.status is JobStatus.SUCCESS and len(memory.world(dest).published) == 1
