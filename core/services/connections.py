@@ -182,37 +182,59 @@ class ConnectionService:
         return None
 
     async def start(self, connection_id: int) -> dict[str, Any]:
-        """Activate; refuse with the precise reason when an account is not usable."""
+        """Activate; refuse with the precise reason when an account is not usable.
+
+        A compare-and-set on the status: a start of an active connection, or the loser of two
+        starts at once, changes nothing (no log entry, no schedule reset, no poll) and says so.
+        """
         connection = await self.get(connection_id)
+        if connection.status is ConnectionStatus.ACTIVE:
+            return self._already(connection, "active")
         reason = await self.blocking_reason(connection)
         if reason:
             raise ForwarderError(reason, code=None, hint="Fix the account under Accounts, then start again.")
         now = self.clock()
         cursor = dict(connection.cursor or {})
         cursor.setdefault("since", now.isoformat())
-        await Connection.filter(id=connection.id).update(status=ConnectionStatus.ACTIVE, pause_reason=None,
-                                                         cursor=cursor, next_check_at=now)
+        if not await Connection.filter(id=connection.id, status=connection.status).update(
+                status=ConnectionStatus.ACTIVE, pause_reason=None, cursor=cursor, next_check_at=now):
+            return self._already(await self.get(connection_id), "active")
         await self.queue.enqueue_poll(connection.id, None)
         interval = Schedule.from_json(connection.schedule).interval_minutes
         await LogEntry.create(level=LogLevel.INFO, connection=connection,
                               message=f"Connection {connection.name} started")
         return {"status": "success", "message": f"Connection '{connection.name}' started",
-                "connection_id": connection.id, "new_status": ConnectionStatus.ACTIVE.value,
+                "connection_id": connection.id, "new_status": ConnectionStatus.ACTIVE.value, "changed": True,
                 "next_check": (now + timedelta(minutes=interval)).isoformat()}
+
+    @staticmethod
+    def _already(connection: Connection, state: str) -> dict[str, Any]:
+        return {"status": "success", "message": f"Connection '{connection.name}' is already {state}",
+                "connection_id": connection.id, "new_status": connection.status.value, "changed": False}
 
     async def stop(self, connection_id: int) -> dict[str, Any]:
         """No further polls; jobs already queued or running finish."""
         connection = await self.get(connection_id)
-        await Connection.filter(id=connection.id).update(status=ConnectionStatus.STOPPED, next_check_at=None)
+        if not await Connection.filter(id=connection.id).exclude(status=ConnectionStatus.STOPPED).update(
+                status=ConnectionStatus.STOPPED, next_check_at=None):
+            return self._already(connection, "stopped")
+        await LogEntry.create(level=LogLevel.INFO, connection=connection,
+                              message=f"Connection {connection.name} stopped")
         return {"status": "success", "message": "Connection stopped. Running jobs will complete.",
-                "connection_id": connection.id, "new_status": ConnectionStatus.STOPPED.value}
+                "connection_id": connection.id, "new_status": ConnectionStatus.STOPPED.value, "changed": True}
 
     async def pause(self, connection_id: int, reason: str | None = None) -> dict[str, Any]:
+        """Pause an active connection (a paused one stays as it is; a stopped one is not running)."""
         connection = await self.get(connection_id)
-        await Connection.filter(id=connection.id).update(status=ConnectionStatus.PAUSED,
-                                                         pause_reason=reason or "paused by the admin")
+        if connection.status is ConnectionStatus.STOPPED:
+            raise ForwarderError(f"Connection {connection.name} is stopped, not running: nothing to pause")
+        if not await Connection.filter(id=connection.id, status=ConnectionStatus.ACTIVE).update(
+                status=ConnectionStatus.PAUSED, pause_reason=reason or "paused by the admin"):
+            return self._already(await self.get(connection_id), "paused")
+        await LogEntry.create(level=LogLevel.INFO, connection=connection,
+                              message=f"Connection {connection.name} paused")
         return {"status": "success", "message": "Connection paused. Click Resume to continue.",
-                "connection_id": connection.id, "new_status": ConnectionStatus.PAUSED.value}
+                "connection_id": connection.id, "new_status": ConnectionStatus.PAUSED.value, "changed": True}
 
     async def resume(self, connection_id: int) -> dict[str, Any]:
         return await self.start(connection_id)

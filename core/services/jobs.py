@@ -115,29 +115,42 @@ class JobService:
         return total, list(page)
 
     async def retry_dead(self, job_id: int) -> Job:
-        """A new job for the same post, linked to the failed one, with attempts 0."""
+        """A new job for the same post, linked to the failed one, with attempts 0 — once.
+
+        Taking the job out of the dead letter is a compare-and-set inside the transaction that
+        creates the new job, so of two requests at once (a double tap, the bot and the Mini App)
+        one creates the job and the other is told which job already retries it.
+        """
         old = await self.get(job_id)
         if not old.dead_letter:
-            raise NotFound(f"Job {job_id} is not in the dead-letter queue")
+            raise await self._not_dead(old)
         async with in_transaction():
-            new = await Job.create(connection_id=old.connection_id,
-                                   source_post_id=old.source_post_id,
+            if not await Job.filter(id=old.id, dead_letter=True).update(dead_letter=False):
+                raise await self._not_dead(old)
+            new = await Job.create(connection_id=old.connection_id, source_post_id=old.source_post_id,
                                    parent_id=old.id, status=JobStatus.QUEUED,
                                    checkpoint=_reusable(old.checkpoint))
-            await Job.filter(id=old.id).update(dead_letter=False)
-            await SourcePost.filter(id=old.source_post_id).update(
-                outcome=PostOutcome.QUEUED, reason=None)
-        await LogEntry.create(level=LogLevel.INFO, job_id=new.id, connection_id=old.connection_id,
-                              message=f"Job {new.id} created to retry dead-lettered job {old.id}")
+            await SourcePost.filter(id=old.source_post_id).update(outcome=PostOutcome.QUEUED, reason=None)
+            await LogEntry.create(level=LogLevel.INFO, job_id=new.id, connection_id=old.connection_id,
+                                  message=f"Job {new.id} created to retry dead-lettered job {old.id}")
         await self.queue.enqueue_forward(new.id)
         return new
+
+    async def _not_dead(self, old: Job) -> ForwarderError:
+        """Why a job cannot be retried: already retried (by which job), or never dead-lettered."""
+        child = await Job.filter(parent_id=old.id).order_by("-id").first()
+        if child is not None:
+            return ForwarderError(f"Job {old.id} was already retried as job {child.id}",
+                                  details={"retried_as": child.id})
+        return NotFound(f"Job {old.id} is not in the dead-letter queue")
 
     async def delete(self, job_id: int) -> None:
         """Delete a job that is not running."""
         job = await self.get(job_id)
-        if job.status is JobStatus.RUNNING:
+        # Conditional on the status, so a job a worker claimed meanwhile is not deleted under it.
+        if job.status is JobStatus.RUNNING or not await Job.filter(id=job.id).exclude(
+                status=JobStatus.RUNNING).delete():
             raise ForwarderError(f"Job {job_id} is running; cancel it or wait for it to finish")
-        await job.delete()
 
     async def cancel(self, job_id: int) -> Job:
         """Cancel a job that has not finished (a running one stops at its next step)."""
@@ -168,7 +181,10 @@ class JobService:
                                  f"(status: {account.status.value})")
         result = CaptchaResolution(account_id=account.id, account_status=AccountStatus.ACTIVE.value)
         async with in_transaction():
-            await Account.filter(id=account.id).update(status=AccountStatus.ACTIVE, status_reason=None)
+            # Compare-and-set: of two presses at once, one resolves; the other is told it is done.
+            if not await Account.filter(id=account.id, status=AccountStatus.CAPTCHA_DETECTED).update(
+                    status=AccountStatus.ACTIVE, status_reason=None):
+                raise ForwarderError(f"The CAPTCHA of {account.alias} was already marked solved")
             if resume_connections:
                 paused = await Connection.filter(uses(account.id), status=ConnectionStatus.PAUSED)
                 for connection in paused:

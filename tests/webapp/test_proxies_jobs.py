@@ -120,7 +120,9 @@ async def test_dead_letter_retry_cancel_delete(api: Api) -> None:
     assert retried["message"] == f"New job {new.id} created and queued for retry"
     assert (new.status, new.attempts, new.parent_id) == (JobStatus.QUEUED, 0, dead.id)  # type: ignore[attr-defined]
     assert (await Job.get(id=dead.id)).dead_letter is False
-    assert (await api.post(f"/api/jobs/{dead.id}/retry", 404))["error"]["message"].endswith(
+    again = (await api.post(f"/api/jobs/{dead.id}/retry", 409))["error"]["message"]
+    assert again == f"Job {dead.id} was already retried as job {new.id}"
+    assert (await api.post(f"/api/jobs/{queued.id}/retry", 404))["error"]["message"].endswith(
         "is not in the dead-letter queue")
 
     assert (await api.post(f"/api/jobs/{queued.id}/cancel"))["job"]["status"] == "cancelled"
