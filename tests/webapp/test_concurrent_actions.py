@@ -98,3 +98,18 @@ async def test_captcha_resolved_once(api: Api, times: int) -> None:
                for message in refused)
     solved = LogEntry.filter(account_id=account.id, message__contains="CAPTCHA marked solved")
     assert await solved.count() == 1
+
+
+@pytest.mark.parametrize("times", TIMES)
+async def test_run_now_pressed_at_once_queues_each_new_post_once(memory_api: Api, memory: Any,
+                                                                  times: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    conn = await connection(status=ConnectionStatus.ACTIVE)
+    await Connection.filter(id=conn.id).update(
+        cursor={"since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()})
+    memory.world(conn.source_account_id).add_post(published_at=datetime.now(UTC) - timedelta(minutes=5))
+    answers = await at_once(memory_api, times, "POST", f"/api/connections/{conn.id}/run")
+    assert all(status in (200, 409) for status, _ in answers), answers
+    created = [j["job_id"] for status, body in answers if status == 200 for j in body["jobs_created"]]
+    assert len(created) == 1 and await Job.filter(connection_id=conn.id).count() == 1
