@@ -79,7 +79,8 @@ def build_services(settings: Settings, keyring: crypto.KeyRing, redis: Redis,
     polls = PollService(platforms, timezone=settings.timezone)
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
     alerts = AlertService(TelegramSender(settings.telegram_api_base, token) if token else None,
-                          chat_id=settings.alert_chat_id, timezone=settings.timezone,
+                          chat_id=settings.alert_chat_id, admin_ids=settings.admin_ids,
+                          timezone=settings.timezone,
                           public_base_url=settings.public_base_url)
     proxies = ProxyService(settings.proxy_check_urls)
     oauth = OAuthService.from_settings(settings, crypto.derive_key(keyring, "oauth-state"))

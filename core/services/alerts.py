@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -103,11 +103,15 @@ class AlertService:
     """The outbox and its delivery."""
 
     def __init__(self, sender: TelegramSender | None, *, chat_id: str | None = None,
-                 instance: str = "Forwarder", timezone: str = "UTC", public_base_url: str = "",
+                 admin_ids: Sequence[int] = (), instance: str = "Forwarder", timezone: str = "UTC",
+                 public_base_url: str = "",
                  clock: Callable[[], datetime] = utcnow, per_minute: int = 20,
                  flood_threshold: int = 5) -> None:
         self.sender = sender
         self.default_chat = chat_id
+        # With no alert chat, alerts go to each admin's private chat with the bot (what .env.example
+        # and `forwarder check` promise); before, they were dropped.
+        self.admin_ids = tuple(admin_ids)
         self.instance = instance
         self.timezone = timezone
         self.public_base_url = public_base_url.rstrip("/")
@@ -146,13 +150,16 @@ class AlertService:
     # ---- recording ------------------------------------------------------------------
 
     async def notify(self, kind: AlertKind, **payload: Any) -> Notification | None:
-        """Queue an alert; None when that kind is off or no channel is set."""
+        """Queue an alert for the alert chat, or for every admin when none is set; None when that kind
+        is off or there is nobody to tell. Returns the first row queued."""
         cfg = await self.config()
-        if (kind not in cfg.enabled and kind is not AlertKind.TEST) or not cfg.chat_id:
+        chats = [str(cfg.chat_id)] if cfg.chat_id else [str(admin) for admin in self.admin_ids]
+        if (kind not in cfg.enabled and kind is not AlertKind.TEST) or not chats:
             return None
         payload.setdefault("time", self.clock().isoformat())
-        return await Notification.create(kind=kind.value, payload=_json_safe(payload),
-                                         chat_id=str(cfg.chat_id))
+        rows = [await Notification.create(kind=kind.value, payload=_json_safe(payload), chat_id=chat)
+                for chat in chats]
+        return rows[0]
 
     # ---- rendering ------------------------------------------------------------------
 

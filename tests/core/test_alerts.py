@@ -175,3 +175,18 @@ async def test_pipeline_alerts(db: str, clip: Path, tmp_path: Path) -> None:
     assert (await kinds())[-2:] == ["token_expired", "job_failed"]
     failed = (await Notification.filter(kind="job_failed").first()).payload  # type: ignore[union-attr]
     assert failed["status"] == "MOVED TO DEAD-LETTER QUEUE" and failed["job_id"] == third
+
+
+async def test_with_no_alert_chat_every_admin_gets_the_alert_privately(db: str, tg: FakeTelegram) -> None:
+    # .env.example and `forwarder check` promise it; alerts used to be dropped on a default install.
+    alerts = service(tg, Clock(START), chat_id=None, admin_ids=[1001, 1002])
+    await alerts.notify(AlertKind.JOB_FAILED, connection="c", job_id=7, error="x", attempts="3/3",
+                        status="MOVED TO DEAD-LETTER QUEUE", action="Retry it")
+    report = await alerts.deliver()
+    assert report.sent == 2
+    sent = sends(tg)
+    assert sorted(str(p["chat_id"]) for p in sent) == ["1001", "1002"]
+    assert all(p["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "al:retry:7"  # type: ignore[index]
+               for p in sent)
+    nobody = service(tg, Clock(START), chat_id=None)
+    assert await nobody.notify(AlertKind.JOB_FAILED, job_id=8) is None
