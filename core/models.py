@@ -39,8 +39,20 @@ class AccountStatus(StrEnum):
 
 
 class Direction(StrEnum):
+    """Which way a connection forwards; it names both platforms, so nothing else maps them."""
+
     INSTAGRAM_TO_YOUTUBE = "instagram_to_youtube"
     YOUTUBE_TO_INSTAGRAM = "youtube_to_instagram"
+
+    @property
+    def source_platform(self) -> Platform:
+        """The platform posts are read from."""
+        return Platform.INSTAGRAM if self is Direction.INSTAGRAM_TO_YOUTUBE else Platform.YOUTUBE
+
+    @property
+    def destination_platform(self) -> Platform:
+        """The platform posts are published to."""
+        return Platform.YOUTUBE if self is Direction.INSTAGRAM_TO_YOUTUBE else Platform.INSTAGRAM
 
 
 class ConnectionStatus(StrEnum):

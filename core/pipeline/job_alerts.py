@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from core.alert_kinds import AlertKind
 from core.errors import ErrorCode, ForwarderError
 from core.models import Account, AccountStatus, Connection, Direction, Job, JobStatus, Notification
 
-if TYPE_CHECKING:
-    from core.services.alerts import AlertService
+
+class Notifier(Protocol):
+    """Where the pipeline queues an alert (``AlertService`` in the composition root)."""
+
+    async def notify(self, kind: AlertKind, **payload: Any) -> object: ...
+
 
 ARROW = {Direction.INSTAGRAM_TO_YOUTUBE: "Insta→YouTube", Direction.YOUTUBE_TO_INSTAGRAM: "YouTube→Insta"}
 
@@ -21,14 +26,12 @@ def _connection_fields(connection: Connection) -> dict[str, Any]:
             "destination": f"{dst.alias} ({dst.platform.value.capitalize()})"}
 
 
-async def job_outcome(alerts: AlertService | None, job: Job, connection: Connection, status: JobStatus,
+async def job_outcome(alerts: Notifier | None, job: Job, connection: Connection, status: JobStatus,
                       exc: ForwarderError, account: Account, previous_status: AccountStatus,
                       max_attempts: int, retry_at: datetime | None) -> None:
     """Queue the alert a failed run calls for (nothing when alerts are off)."""
     if alerts is None:
         return
-    from core.services.alerts import AlertKind
-
     base = {**_connection_fields(connection), "job_id": job.id, "error": f"{exc.code.value}: {exc.message}"}
     if exc.code is ErrorCode.CAPTCHA_DETECTED:
         if previous_status is AccountStatus.CAPTCHA_DETECTED:
@@ -67,13 +70,11 @@ async def job_outcome(alerts: AlertService | None, job: Job, connection: Connect
                             next_retry=retry_at)
 
 
-async def job_succeeded(alerts: AlertService | None, job: Job, connection: Connection, url: str | None,
+async def job_succeeded(alerts: Notifier | None, job: Job, connection: Connection, url: str | None,
                         first_error: str | None) -> None:
     """A success after one or more failures is worth telling."""
     if alerts is None or job.attempts <= 1:
         return
-    from core.services.alerts import AlertKind
-
     await alerts.notify(AlertKind.SUCCESS_AFTER_RETRY, **_connection_fields(connection), job_id=job.id,
                         error=first_error, attempts=str(job.attempts - 1), status="SUCCESS",
                         source_post=job.source_post.source_post_id, destination_url=url)

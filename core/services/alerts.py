@@ -23,27 +23,12 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.alert_kinds import AlertKind as AlertKind  # re-exported: its importers predate core.alert_kinds
 from core.errors import ForwarderError
 from core.models import DeliveryStatus, Notification, Setting
 from core.platforms.telegram import Button, TelegramRetryAfter, TelegramSender
 
 SETTING_KEY = "alerts"
-
-
-class AlertKind(StrEnum):
-    TOKEN_EXPIRING = "token_expiring"
-    TOKEN_EXPIRED = "token_expired"
-    REFRESH_FAILED = "refresh_failed"
-    JOB_FAILED = "job_failed"
-    JOB_RETRY = "job_retry"
-    SUCCESS_AFTER_RETRY = "success_after_retry"
-    CAPTCHA_DETECTED = "captcha_detected"
-    CAPTCHA_RESOLVED = "captcha_resolved"
-    PROXY_UNHEALTHY = "proxy_unhealthy"
-    CONNECTION_PAUSED = "connection_paused"
-    QUOTA_EXHAUSTED = "quota_exhausted"
-    TEST = "test"
-
 
 # "retry n of m" is optional in the specification: off unless the admin turns it on.
 DEFAULT_ON = frozenset(k for k in AlertKind if k is not AlertKind.JOB_RETRY)

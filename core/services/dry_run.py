@@ -1,8 +1,9 @@
 """Dry run (specification §4.3.4): everything a forward does except publishing.
 
-Up to 5 of the source's newest posts are downloaded, probed and transformed with the
-connection's options; the destination's credentials are checked live (``identify``);
-metadata is rendered; before/after preview images are written. Nothing is posted and no
+Up to 5 of the source's newest posts go through the forward's own steps
+(``core.pipeline.steps``: download, probe, transform, metadata) and stop before the upload;
+the destination's credentials are checked live (``identify``); before/after preview images
+are written. Nothing is posted and no
 job or post row is created. The report has the specification's shape plus ``previews``
 (JPEG paths) and per-post ``issues``.
 """
@@ -17,23 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ForwarderError
-from core.models import Connection, Direction, Platform
-from core.pipeline.metadata import Templates, render
+from core.models import Connection
+from core.pipeline import steps
 from core.pipeline.proxy_choice import choose_proxy
 from core.pipeline.rules import Filters
-from core.pipeline.transform import transform_options
+from core.platforms.base import RemotePost, Source
 from core.platforms.factory import PlatformFactory
 from core.platforms.proxy import ProxySpec
-from core.video import (
-    ChangeKind,
-    FFmpegBinary,
-    before_after,
-    execute,
-    instagram_reels,
-    plan,
-    probe,
-    youtube_shorts,
-)
+from core.video import ChangeKind, FFmpegBinary, Plan, before_after
 
 MAX_POSTS = 5
 # Upload time is estimated from the transformed size at these sustained rates (bytes/s).
@@ -66,14 +58,9 @@ class DryRunService:
         """The report; preview images are written to ``keep_dir`` (or a temp dir the caller removes)."""
         connection = await Connection.get(id=connection_id).prefetch_related("source_account",
                                                                            "destination_account")
-        to = (Platform.YOUTUBE if connection.direction == Direction.INSTAGRAM_TO_YOUTUBE
-              else Platform.INSTAGRAM)
         proxy = await choose_proxy(connection, connection.source_account)
         spec = ProxySpec.from_model(proxy) if proxy else None
-        options = transform_options(connection.transform_options)
         filters = Filters.from_json(connection.filters)
-        templates = Templates.from_json(connection.metadata_templates, to)
-        profile = youtube_shorts() if to is Platform.YOUTUBE else instagram_reels()
         folder = Path(tempfile.mkdtemp(prefix="dry-run-", dir=self.work_dir))
         out_dir = keep_dir or folder / "previews"
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -86,45 +73,17 @@ class DryRunService:
             try:
                 async with self.factory.source(connection.source_account, spec) as source:
                     listing = await source.list_new({}, limit)
-                    posts = list(listing.posts)[:limit]
-                    for post in posts:
+                    for post in list(listing.posts)[:limit]:
                         sample: dict[str, Any] = {"source_id": post.id, "caption": post.caption[:200],
                                                   "duration_sec": post.duration, "issues": []}
                         samples.append(sample)
                         reason = post.skip_reason or filters.reject_reason(post.caption, post.duration, None)
                         if reason:
                             sample["filtered"] = reason
-                        try:
-                            got = await source.download(post, folder / post.id)
-                        except ForwarderError as exc:
-                            sample["issues"].append(f"download failed: {exc.code.value}: {exc.message}")
-                            continue
-                        totals["downloaded"] += 1
-                        totals["bytes_in"] += got.size
-                        info = await probe(got.path, binary=self.binary)
-                        sample["duration_sec"] = round(info.duration, 1)
-                        the_plan = plan(info, options, profile)
-                        out = folder / post.id / "out.mp4"
-                        try:
-                            result = await execute(the_plan, got.path, out, binary=self.binary)
-                        except ForwarderError as exc:
-                            sample["issues"].append(f"transform failed: {exc.code.value}: {exc.message}")
-                            continue
-                        size = out.stat().st_size
-                        totals["bytes_out"] += size
-                        kinds = the_plan.kinds
-                        totals["upscale"] += ChangeKind.UPSCALE in kinds
-                        totals["layout"] += ChangeKind.LAYOUT in kinds
-                        sample.update(size_mb=round(size / MB, 2),
-                                      transformation_result=_describe(the_plan, result.width, result.height),
-                                      plan=the_plan.summary())
-                        preview = out_dir / f"{post.id}-before-after.jpg"
-                        await before_after(got.path, out, preview, binary=self.binary)
-                        previews.append(str(preview))
-                        meta = render(templates, caption=post.caption, destination=to,
-                                      source_url=post.permalink or "", published_at=post.published_at,
-                                      source_title=str(post.extra.get("title", "")), timezone=self.timezone)
-                        sample["metadata"] = meta.to_json()
+                        preview = await self._post(connection, source, post, folder / post.id, out_dir,
+                                                   sample, totals)
+                        if preview is not None:
+                            previews.append(str(preview))
             except ForwarderError as exc:
                 issues.append(f"source: {exc.code.value}: {exc.message}")
             try:
@@ -152,9 +111,40 @@ class DryRunService:
             "seconds": round(time.monotonic() - started, 1),
         }}
 
+    async def _post(self, connection: Connection, source: Source, post: RemotePost, folder: Path,
+                    out_dir: Path, sample: dict[str, Any], totals: dict[str, int]) -> Path | None:
+        """The forward's steps up to the upload for one post; the before/after preview it wrote."""
+        try:
+            got = await steps.download(source, post, folder)
+        except ForwarderError as exc:
+            sample["issues"].append(f"download failed: {exc.code.value}: {exc.message}")
+            return None
+        totals["downloaded"] += 1
+        totals["bytes_in"] += got.size
+        probed = await steps.probe_video(got.path, post, connection, binary=self.binary)
+        sample["duration_sec"] = round(probed.info.duration, 1)
+        if probed.rejected and "filtered" not in sample:
+            sample["filtered"] = probed.rejected  # the forward would cancel the job after its probe
+        try:
+            made = await steps.transform(got, probed.info, connection, folder, binary=self.binary)
+        except ForwarderError as exc:
+            sample["issues"].append(f"transform failed: {exc.code.value}: {exc.message}")
+            return None
+        the_plan = made.plan
+        totals["bytes_out"] += made.file.size
+        totals["upscale"] += ChangeKind.UPSCALE in the_plan.kinds
+        totals["layout"] += ChangeKind.LAYOUT in the_plan.kinds
+        sample.update(size_mb=round(made.file.size / MB, 2), transformation_result=_describe(the_plan),
+                      plan=the_plan.summary())
+        preview = out_dir / f"{post.id}-before-after.jpg"
+        await before_after(got.path, made.file.path, preview, binary=self.binary)
+        sample["metadata"] = steps.metadata(connection, connection.source_account, post,
+                                            timezone=self.timezone).to_json()
+        return preview
 
-def _describe(the_plan: Any, width: int, height: int) -> str:
-    kinds = the_plan.kinds
+
+def _describe(the_plan: Plan) -> str:
+    kinds, width, height = the_plan.kinds, the_plan.width, the_plan.height
     if ChangeKind.UPSCALE in kinds:
         return f"upscaled to {width}x{height}"
     if ChangeKind.LAYOUT in kinds:

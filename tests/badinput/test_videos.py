@@ -17,7 +17,7 @@ import pytest
 
 from core.errors import ErrorCode
 from core.models import Connection, Job, JobStatus, LogEntry, LogLevel, PostOutcome, SourcePost
-from core.services import forward as forward_module
+from core.pipeline import steps as steps_module
 from core.video import locate
 from core.video.profiles import youtube_shorts
 from tests.core.pipeline.test_forward import T0, World, make_world
@@ -80,7 +80,7 @@ async def test_a_broken_video_fails_once_and_publishes_nothing(
 async def test_a_video_over_the_size_limit_is_too_large_not_retried(
         db: str, tmp_path: Path, clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     # Shorts take 256 MB; a limit of 10 KB makes the 1-second clip "over the limit" cheaply.
-    monkeypatch.setattr(forward_module, "youtube_shorts", lambda: youtube_shorts(max_size_mb=0.01))
+    monkeypatch.setattr(steps_module, "youtube_shorts", lambda: youtube_shorts(max_size_mb=0.01))
     w, job_id = await _world_with(clips["good"], tmp_path, clips["good"])
     outcome = await w.run(job_id)
     assert outcome.status is JobStatus.FAILED and outcome.error is not None
